@@ -1,0 +1,402 @@
+/**
+ * `DockwallImage`: the VNF image in Glance, the way nova-docker needs it — the seed's
+ * `docker save dockwall | glance image-create --container-format=docker --disk-format=raw`.
+ *
+ * - The source is a local Docker image reference `repo:tag`; its tarball comes from the Docker
+ *   Engine API (`GET /images/{name}/get`, i.e. `docker save`) and is streamed into Glance without
+ *   being held in memory, hashed on the way (MD5 and SHA-512).
+ * - The Glance name is the `repo:tag` (nova-docker boots by name and runs `docker load` only when a
+ *   host does not have that name yet), so the tag must be content-unique: `check` records the
+ *   image's content id, and new content under an old tag is refused.
+ * - Glance v2 (create → PUT /file → wait for active) with a Glance v1 fallback; the checksum
+ *   (multihash when offered, else MD5) is verified; a failed upload deletes the half-made image.
+ * - New content means a new image: `imageRef`, `contentId`, container and disk format replace;
+ *   visibility and properties are updated in place (Glance v2).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { Readable } from "stream";
+import type { ConnectionArgs } from "../config";
+import { GlanceClient, Image, ImageCreate } from "../clients/glance";
+import type { Session } from "../clients/keystone";
+import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
+
+export const VISIBILITIES = ["public", "private", "shared", "community"] as const;
+
+export interface DockerEndpoint {
+  /** Docker Engine API: "unix:///var/run/docker.sock" (default, or DOCKER_HOST), "tcp://host:2375", "http(s)://host:port". */
+  host?: string;
+}
+
+export interface DockwallImageArgs {
+  /** Connection settings (secret as a whole); default: stack config, then OS_* variables, then clouds.yaml. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  /** A local Docker image reference with an explicit, content-unique tag, e.g. "dockwall:3f2a9c1e". Becomes the Glance image name. */
+  imageRef: pulumi.Input<string>;
+  /** Where the Docker engine is. Default: DOCKER_HOST, else the local socket. */
+  docker?: pulumi.Input<DockerEndpoint>;
+  /** Glance visibility. Default "public" (the seed's `--is-public True`; publicizing needs the admin role). */
+  visibility?: pulumi.Input<(typeof VISIBILITIES)[number]>;
+  /** Extra Glance image properties (e.g. os_command_line). */
+  properties?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Glance API: "auto" (v2 when offered, else v1), "2" or "1". Default "auto". */
+  glanceApiVersion?: pulumi.Input<"auto" | "1" | "2">;
+  /** Upload timeout per attempt in seconds. Default 1800. */
+  uploadTimeoutSeconds?: pulumi.Input<number>;
+}
+
+export interface DockwallImageInputs {
+  connection?: ConnectionArgs;
+  imageRef: string;
+  docker?: DockerEndpoint;
+  visibility: string;
+  properties: Record<string, string>;
+  glanceApiVersion: "auto" | "1" | "2";
+  uploadTimeoutSeconds: number;
+  /** Docker image id (sha256:…) of imageRef, recorded by check: new content is a visible diff. */
+  contentId: string;
+}
+
+export interface DockwallImageOutputs extends DockwallImageInputs {
+  /** Glance image name (= imageRef). */
+  name: string;
+  glanceId: string;
+  glanceVersion: "1" | "2";
+  status: string;
+  checksum: string;
+  osHashAlgo?: string;
+  osHashValue?: string;
+  sizeBytes: number;
+}
+
+export const IMAGE_REPLACE_KEYS = ["imageRef", "contentId", "glanceApiVersion"] as const;
+export const IMAGE_UPDATE_KEYS = ["visibility", "properties", "docker", "uploadTimeoutSeconds", "connection"] as const;
+/** Property keys dockwall sets itself. */
+export const CONTENT_PROPERTY = "dockwall_content_id";
+
+/** A Docker reference with an explicit tag (not "latest", not a digest). */
+export function parseImageRef(ref: string): { repo: string; tag: string } | undefined {
+  const m = /^((?:[a-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(ref);
+  return m ? { repo: m[1], tag: m[2] } : undefined;
+}
+
+/** dockerode options for an endpoint. */
+export function dockerOptions(ep: DockerEndpoint | undefined, env: Record<string, string | undefined> = process.env): Record<string, unknown> {
+  const host = ep?.host ?? env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+  if (host.startsWith("unix://")) return { socketPath: host.slice("unix://".length) };
+  const u = new URL(host.replace(/^tcp:/, "http:"));
+  return { protocol: u.protocol.replace(":", ""), host: u.hostname, port: Number(u.port || (u.protocol === "https:" ? 2376 : 2375)) };
+}
+
+/** Inspect a local image; undefined when it does not exist. */
+export async function inspectLocalImage(ep: DockerEndpoint | undefined, ref: string): Promise<{ Id: string; RepoTags?: string[] } | undefined> {
+  const Docker = require("dockerode");
+  const docker = new Docker(dockerOptions(ep));
+  try {
+    return await docker.getImage(ref).inspect();
+  } catch (e: any) {
+    if (e?.statusCode === 404) return undefined;
+    throw new Error(`cannot reach the Docker engine (${ep?.host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock"}) to inspect ${ref}: ${e?.message ?? e}`);
+  }
+}
+
+export interface Digests {
+  md5: string;
+  sha512: string;
+  size: number;
+}
+
+/**
+ * Open `docker save <ref>` as a stream, hashing it on the way. Returns a stream at once (the
+ * engine call is asynchronous) and a promise of the digests once the stream has ended.
+ */
+export function openSaveStream(ep: DockerEndpoint | undefined, ref: string): { stream: Readable; digests: Promise<Digests> } {
+  const { PassThrough } = require("stream") as typeof import("stream");
+  const crypto = require("crypto") as typeof import("crypto");
+  const Docker = require("dockerode");
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const md5 = crypto.createHash("md5");
+  const sha512 = crypto.createHash("sha512");
+  let size = 0;
+  const digests = new Promise<Digests>((resolve, reject) => {
+    out.on("error", reject);
+    new Docker(dockerOptions(ep))
+      .getImage(ref)
+      .get()
+      .then((src: Readable) => {
+        src.on("data", (chunk: Buffer) => {
+          md5.update(chunk);
+          sha512.update(chunk);
+          size += chunk.length;
+        });
+        src.on("end", () => resolve({ md5: md5.digest("hex"), sha512: sha512.digest("hex"), size }));
+        src.on("error", (e: Error) => {
+          out.destroy(e);
+          reject(e);
+        });
+        src.pipe(out);
+      })
+      .catch((e: Error) => {
+        const err = new Error(`docker save ${ref} failed: ${e.message}`);
+        out.destroy(err);
+        reject(err);
+      });
+  });
+  digests.catch(() => undefined);
+  return { stream: out, digests };
+}
+
+export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, news: any, inspect = inspectLocalImage): Promise<{ inputs: DockwallImageInputs; failures: { property: string; reason: string }[] }> {
+  const c = new Checker();
+  c.connection(news.connection);
+  let contentId: string = news.contentId;
+  if (c.requiredString("imageRef", news.imageRef)) {
+    const ref: string = news.imageRef;
+    const parsed = parseImageRef(ref);
+    if (!parsed) {
+      c.fail("imageRef", `imageRef must be a Docker reference with an explicit tag, "repo:tag" (nova-docker boots the Glance image by that name); got "${ref.slice(0, 120)}"`);
+    } else if (parsed.tag === "latest") {
+      c.fail("imageRef", `imageRef must not use the tag "latest": nova-docker loads an image only when a host does not have that name yet, so new content needs a new, content-unique tag (e.g. "${parsed.repo}:<digest>")`);
+    }
+  }
+  c.oneOf("visibility", news.visibility, VISIBILITIES);
+  c.stringMap("properties", news.properties);
+  if (news.properties && typeof news.properties === "object") {
+    for (const k of Object.keys(news.properties)) {
+      if (/^os_glance/.test(k)) c.fail(`properties.${k}`, `properties.${k}: keys starting with os_glance are reserved by Glance`);
+      if (k === CONTENT_PROPERTY) c.fail(`properties.${k}`, `properties.${k} is set by dockwall itself`);
+    }
+  }
+  c.oneOf("glanceApiVersion", news.glanceApiVersion, ["auto", "1", "2"] as const);
+  c.integer("uploadTimeoutSeconds", news.uploadTimeoutSeconds, 1, 86400);
+  if (news.docker !== undefined && news.docker !== UNKNOWN) {
+    const h = news.docker?.host;
+    if (h !== undefined && h !== UNKNOWN && (typeof h !== "string" || !/^(unix:\/\/\/|tcp:\/\/|https?:\/\/)/.test(h))) {
+      c.fail("docker.host", `docker.host must start with unix:///, tcp://, http:// or https://; got ${JSON.stringify(h)}`);
+    }
+  }
+  // Record the content id of the local image, so new content shows as a replacement.
+  if (!c.failures.length && news.imageRef !== UNKNOWN && !containsUnknownDeep(news.docker)) {
+    try {
+      const img = await inspect(news.docker, news.imageRef);
+      if (!img) c.fail("imageRef", `the Docker engine has no image "${news.imageRef}" (build or pull it first)`);
+      else contentId = img.Id;
+    } catch (e) {
+      c.fail("imageRef", (e as Error).message);
+    }
+    if (contentId && olds.contentId && olds.imageRef === news.imageRef && olds.contentId !== contentId) {
+      c.fail(
+        "imageRef",
+        `the content of "${news.imageRef}" changed (${olds.contentId.slice(0, 19)} → ${contentId.slice(0, 19)}) but its tag did not: hosts that already loaded "${news.imageRef}" would keep booting the old content. Give the new content a new tag.`,
+      );
+    }
+  }
+  if (!c.failures.length) checkConnectionResolvable(c, news.connection);
+  return {
+    inputs: {
+      ...(news.connection !== undefined ? { connection: news.connection } : {}),
+      imageRef: news.imageRef,
+      ...(news.docker !== undefined ? { docker: news.docker } : {}),
+      visibility: news.visibility ?? "public",
+      properties: news.properties ?? {},
+      glanceApiVersion: news.glanceApiVersion ?? "auto",
+      uploadTimeoutSeconds: news.uploadTimeoutSeconds ?? 1800,
+      contentId: contentId ?? UNKNOWN,
+    },
+    failures: c.failures,
+  };
+}
+
+function containsUnknownDeep(v: unknown): boolean {
+  return JSON.stringify(v ?? null).includes(UNKNOWN);
+}
+
+function imageSpec(i: DockwallImageInputs): ImageCreate {
+  return { name: i.imageRef, containerFormat: "docker", diskFormat: "raw", visibility: i.visibility as ImageCreate["visibility"], properties: { ...i.properties, [CONTENT_PROPERTY]: i.contentId } };
+}
+
+/** Verify Glance's digest of what it stored against ours: multihash when offered, else MD5. */
+export function verifyChecksum(img: Image, d: Digests): void {
+  if (img.os_hash_value && img.os_hash_algo) {
+    if (img.os_hash_algo !== "sha512") {
+      log(`image ${img.name}: Glance uses ${img.os_hash_algo} for its multihash; verifying the MD5 checksum instead`);
+    } else if (img.os_hash_value !== d.sha512) {
+      throw new Error(`image ${img.name}: wrong checksum: Glance stored sha512 ${img.os_hash_value.slice(0, 16)}…, the upload had ${d.sha512.slice(0, 16)}…`);
+    } else return;
+  }
+  if (img.checksum && img.checksum !== d.md5) throw new Error(`image ${img.name}: wrong checksum: Glance stored MD5 ${img.checksum}, the upload had ${d.md5}`);
+  if (!img.checksum && !img.os_hash_value) throw new Error(`image ${img.name}: Glance reported no checksum, so the upload cannot be verified`);
+}
+
+async function uploadV2(glance: GlanceClient, i: DockwallImageInputs): Promise<Image> {
+  const existing = (await glance.findByNameV2(i.imageRef)).filter((x) => !["deleted", "pending_delete", "killed"].includes(x.status));
+  const mine = existing.find((x) => x.properties[CONTENT_PROPERTY] === i.contentId && x.status === "active");
+  if (mine) {
+    log(`image ${i.imageRef}: Glance already has this content as ${mine.id}; adopting it`);
+    return mine;
+  }
+  if (existing.length) {
+    throw new Error(`Glance already has ${existing.length} image(s) named "${i.imageRef}" (${existing.map((x) => `${x.id} ${x.status}`).join(", ")}); nova-docker needs the name to be unique. Delete them or use another tag.`);
+  }
+  const img = await glance.createV2(imageSpec(i));
+  try {
+    let digests: Promise<Digests> | undefined;
+    await glance.uploadV2(
+      img.id,
+      () => {
+        const s = openSaveStream(i.docker, i.imageRef);
+        digests = s.digests;
+        return s.stream;
+      },
+      i.uploadTimeoutSeconds * 1000,
+    );
+    const d = await digests!;
+    const active = await waitFor(`image ${i.imageRef} to become active`, 600_000, async () => {
+      const cur = await glance.getV2(img.id);
+      if (!cur) throw new Error(`image ${img.id} disappeared during the upload`);
+      if (cur.status === "killed" || cur.status === "deleted") throw new Error(`image ${img.id} went to status ${cur.status} during the upload`);
+      return cur.status === "active" ? cur : undefined;
+    });
+    verifyChecksum(active, d);
+    log(`image ${i.imageRef}: uploaded ${d.size} bytes to Glance as ${img.id}, checksum verified`);
+    return active;
+  } catch (e) {
+    await glance.deleteV2(img.id).catch(() => undefined);
+    throw new Error(`DockwallImage ${i.imageRef}: upload failed, the half-made Glance image was deleted: ${(e as Error).message}`);
+  }
+}
+
+async function uploadV1(glance: GlanceClient, i: DockwallImageInputs): Promise<Image> {
+  const existing = (await glance.findByNameV1(i.imageRef)).filter((x) => !["deleted", "pending_delete", "killed"].includes(x.status));
+  const mine = existing.find((x) => x.properties[CONTENT_PROPERTY] === i.contentId && x.status === "active");
+  if (mine) return mine;
+  if (existing.length) throw new Error(`Glance already has an image named "${i.imageRef}" (${existing.map((x) => x.id).join(", ")}); nova-docker needs the name to be unique`);
+  let digests: Promise<Digests> | undefined;
+  const img = await glance.createV1(
+    imageSpec(i),
+    () => {
+      const s = openSaveStream(i.docker, i.imageRef);
+      digests = s.digests;
+      return s.stream;
+    },
+    i.uploadTimeoutSeconds * 1000,
+  );
+  try {
+    verifyChecksum(img, await digests!);
+    return img;
+  } catch (e) {
+    await glance.deleteV1(img.id).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function glanceVersion(glance: GlanceClient, want: "auto" | "1" | "2"): Promise<"1" | "2"> {
+  return want === "auto" ? glance.detectVersion() : want;
+}
+
+function outputsFrom(i: DockwallImageInputs, img: Image, version: "1" | "2"): DockwallImageOutputs {
+  return {
+    ...i,
+    name: img.name,
+    glanceId: img.id,
+    glanceVersion: version,
+    status: img.status,
+    checksum: img.checksum ?? "",
+    ...(img.os_hash_algo ? { osHashAlgo: img.os_hash_algo } : {}),
+    ...(img.os_hash_value ? { osHashValue: img.os_hash_value } : {}),
+    sizeBytes: img.size ?? 0,
+  };
+}
+
+function glanceOf(s: Session): GlanceClient {
+  return new GlanceClient(s);
+}
+
+export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
+  async configure(req) {
+    await configureFromStack(req);
+  },
+
+  async check(olds, news) {
+    return checkDockwallImage(olds, news);
+  },
+
+  async diff(_id, olds: DockwallImageOutputs, news: DockwallImageInputs) {
+    const replaces = changedKeys(olds, news, IMAGE_REPLACE_KEYS);
+    const updates = changedKeys(olds, news, IMAGE_UPDATE_KEYS);
+    // v1 has no in-place property update: treat such changes as replacements there.
+    if (olds.glanceVersion === "1") replaces.push(...updates.filter((k) => k === "visibility" || k === "properties"));
+    // Drift found by refresh: the image is not active any more.
+    const drift = olds.status !== undefined && olds.status !== "active";
+    if (drift && !replaces.length) replaces.push("status");
+    return { changes: replaces.length + updates.length > 0 || drift, replaces, deleteBeforeReplace: false };
+  },
+
+  async create(inputs: DockwallImageInputs) {
+    const glance = glanceOf(sessionFor(inputs.connection));
+    const version = await glanceVersion(glance, inputs.glanceApiVersion);
+    const img = version === "2" ? await uploadV2(glance, inputs) : await uploadV1(glance, inputs);
+    return { id: img.id, outs: outputsFrom(inputs, img, version) };
+  },
+
+  async read(id, props: DockwallImageOutputs) {
+    const glance = glanceOf(sessionFor(props.connection));
+    const img = props.glanceVersion === "1" ? await glance.getV1(id) : await glance.getV2(id);
+    if (!img || img.status === "deleted" || img.status === "pending_delete") return {} as pulumi.dynamic.ReadResult;
+    const properties = { ...img.properties };
+    delete properties[CONTENT_PROPERTY];
+    return { id, props: { ...outputsFrom({ ...props, visibility: img.visibility ?? props.visibility, properties }, img, props.glanceVersion) } };
+  },
+
+  async update(id, olds: DockwallImageOutputs, news: DockwallImageInputs) {
+    const glance = glanceOf(sessionFor(news.connection));
+    let img: Image | undefined;
+    const ops: { op: "add" | "replace" | "remove"; path: string; value?: string }[] = [];
+    if (olds.visibility !== news.visibility) ops.push({ op: "replace", path: "/visibility", value: news.visibility });
+    const oldProps = olds.properties ?? {};
+    for (const k of Object.keys(oldProps)) if (!(k in news.properties)) ops.push({ op: "remove", path: `/${k}` });
+    for (const [k, v] of Object.entries(news.properties)) if (oldProps[k] !== v) ops.push({ op: k in oldProps ? "replace" : "add", path: `/${k}`, value: v });
+    img = ops.length ? await glance.updatePropertiesV2(id, ops) : await glance.getV2(id);
+    if (!img) throw new Error(`DockwallImage ${news.imageRef}: Glance image ${id} no longer exists; run pulumi refresh`);
+    return { outs: outputsFrom(news, img, olds.glanceVersion) };
+  },
+
+  async delete(id, props: DockwallImageOutputs) {
+    const glance = glanceOf(sessionFor(props.connection));
+    if (props.glanceVersion === "1") await glance.deleteV1(id);
+    else await glance.deleteV2(id);
+  },
+};
+
+/** The dockwall VNF image, saved from the local Docker engine into Glance. */
+export class DockwallImage extends pulumi.dynamic.Resource {
+  /** Glance image name (= imageRef): what a ServiceTemplate's imageName must be. */
+  declare readonly name: pulumi.Output<string>;
+  declare readonly glanceId: pulumi.Output<string>;
+  declare readonly checksum: pulumi.Output<string>;
+  declare readonly contentId: pulumi.Output<string>;
+  declare readonly sizeBytes: pulumi.Output<number>;
+  declare readonly status: pulumi.Output<string>;
+
+  constructor(name: string, args: DockwallImageArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dockwallImageProvider,
+      name,
+      {
+        ...args,
+        connection: args.connection ? pulumi.secret(args.connection) : undefined,
+        name: undefined,
+        glanceId: undefined,
+        glanceVersion: undefined,
+        status: undefined,
+        checksum: undefined,
+        osHashAlgo: undefined,
+        osHashValue: undefined,
+        sizeBytes: undefined,
+        contentId: undefined,
+      },
+      opts,
+      "dockwall",
+      "DockwallImage",
+    );
+  }
+}
