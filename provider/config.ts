@@ -353,7 +353,8 @@ export function resolveConnection(input: ResolveInput = {}): ResolvedConnection 
   if (cacert) resolved.cacert = loadCa(String(cacert), files);
 
   const contrail = pick("contrailApiUrl");
-  resolved.contrailApiUrl = contrail ? String(contrail).replace(/\/+$/, "") : `${parsedAuth.protocol}//${parsedAuth.hostname.includes(":") ? `[${parsedAuth.hostname}]` : parsedAuth.hostname}:8082`;
+  // URL.hostname keeps the brackets of an IPv6 literal ("[2001:db8::1]"): use it as it is.
+  resolved.contrailApiUrl = contrail ? String(contrail).replace(/\/+$/, "") : `${parsedAuth.protocol}//${parsedAuth.hostname}:8082`;
 
   validateCredentials(resolved);
   return resolved;
@@ -381,6 +382,8 @@ function validateCredentials(c: ResolvedConnection): void {
     if (!c.applicationCredentialSecret) throw new ConfigError(`applicationCredentialSecret is required with an application credential ${where}`);
     if (!c.applicationCredentialId && !c.applicationCredentialName) throw new ConfigError(`applicationCredentialId or applicationCredentialName is required ${where}`);
     if (!c.applicationCredentialId && !c.userId && !c.username) throw new ConfigError(`an application credential given by name also needs the user (userId, or username with userDomainName) ${where}`);
+    // A user given by name needs its domain (Keystone: "Expecting to find domain in user"); same default as password auth.
+    if (!c.applicationCredentialId && !c.userId && !c.userDomainName && !c.userDomainId) c.userDomainName = "Default";
     return;
   }
   if (!c.username && !c.userId) throw new ConfigError(`username (or userId) is required for password auth ${where}`);

@@ -213,19 +213,24 @@ export class Session {
     tokenCache().delete(this.key);
   }
 
-  async endpoint(service: ServiceName): Promise<string> {
+  /** The service's endpoint, from `state`'s catalog when given (so one request authenticates at most once). */
+  async endpoint(service: ServiceName, state?: AuthState): Promise<string> {
     if (service === "contrail") return this.conn.contrailApiUrl;
     const type = SERVICE_TYPES[service];
     if (!type) throw new Error(`no catalog type for service ${service}`);
-    const a = await this.auth();
+    const a = state ?? (await this.auth());
     return selectEndpoint(a.catalog, type, this.conn.interface, this.conn.region);
   }
 
   /** Send a request to a service with the token; re-authenticates once on 401. */
   async request(service: ServiceName, r: SessionRequest): Promise<HttpResponse> {
+    // Only a 401 from the service means "token refused": a 401 from Keystone itself (bad credentials) is
+    // not retried, so a wrong password costs one failed login, not two (Keystone may lock accounts out).
+    let tokenSent = false;
     const attempt = async (force: boolean) => {
       const a = await this.auth(force);
-      const base = /^https?:\/\//.test(r.path) ? "" : await this.endpoint(service);
+      tokenSent = true;
+      const base = /^https?:\/\//.test(r.path) ? "" : await this.endpoint(service, a);
       let url = `${base}${r.path}`;
       const q = Object.entries(r.query ?? {}).filter(([, v]) => v !== undefined);
       if (q.length) url += (url.includes("?") ? "&" : "?") + q.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&");
@@ -248,7 +253,7 @@ export class Session {
     try {
       return await attempt(false);
     } catch (e) {
-      if (isApiError(e, 401)) {
+      if (tokenSent && isApiError(e, 401)) {
         this.log?.(`${service}: ${r.call}: token refused (401), authenticating again once`);
         this.invalidate();
         return attempt(true);

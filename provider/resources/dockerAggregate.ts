@@ -136,7 +136,7 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: DockerAggregateOutputs, news: DockerAggregateInputs) {
     const changed = changedKeys(olds, news, ["name", "availabilityZone", "metadata", "connection"]);
-    const hostsChanged = containsUnknownHosts(news.hosts) || [...(olds.hosts ?? [])].sort().join(",") !== [...news.hosts].sort().join(",");
+    const hostsChanged = containsUnknownHosts(news.hosts) || [...(olds.hosts ?? [])].sort().join(",") !== [...(news.hosts ?? [])].sort().join(",");
     return { changes: changed.length > 0 || hostsChanged, replaces: [] };
   },
 

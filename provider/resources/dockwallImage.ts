@@ -355,7 +355,8 @@ export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
     const oldProps = olds.properties ?? {};
     for (const k of Object.keys(oldProps)) if (!(k in news.properties)) ops.push({ op: "remove", path: `/${k}` });
     for (const [k, v] of Object.entries(news.properties)) if (oldProps[k] !== v) ops.push({ op: k in oldProps ? "replace" : "add", path: `/${k}`, value: v });
-    img = ops.length ? await glance.updatePropertiesV2(id, ops) : await glance.getV2(id);
+    // On Glance v1 (no in-place property update) only settings that touch no Glance field reach here: read with v1.
+    img = ops.length ? await glance.updatePropertiesV2(id, ops) : olds.glanceVersion === "1" ? await glance.getV1(id) : await glance.getV2(id);
     if (!img) throw new Error(`DockwallImage ${news.imageRef}: Glance image ${id} no longer exists; run pulumi refresh`);
     return { outs: outputsFrom(news, img, olds.glanceVersion) };
   },

@@ -1,0 +1,43 @@
+/**
+ * The service-chain stack (root Pulumi.yaml): the seed's chain — left, right and management
+ * networks, the docker aggregate, the dockwall image in Glance, the service template, the service
+ * instance and the chain policy — configured by stack config:
+ *
+ *   dockwall:imageRef        local Docker image repo:tag to upload (required)
+ *   dockwall:computeHosts    nova-compute host names, a JSON list (default ["dw-compute-1"], the lab's)
+ *   dockwall:namePrefix      prefix of every name (default "dw")
+ *   dockwall:leftCidr / rightCidr / managementCidr   subnets (default 10.0.0.0/24, 10.0.1.0/24, 172.16.0.0/24)
+ *   dockwall:leftNetworkId / rightNetworkId / managementNetworkId   use existing networks instead
+ *   dockwall:firewallRules   (later) rules baked into the image
+ *
+ * Connection settings come from dockwall:* / openstack:* config, OS_* variables or clouds.yaml
+ * (see README "Configuration").
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ChainNetworkArgs, ServiceChain } from "./provider";
+
+const cfg = new pulumi.Config("dockwall");
+const prefix = cfg.get("namePrefix") ?? "dw";
+
+function network(role: "left" | "right" | "management", defaultCidr: string): ChainNetworkArgs {
+  const id = cfg.get(`${role}NetworkId`);
+  return id ? { id } : { name: `${prefix}-${role}`, cidr: cfg.get(`${role}Cidr`) ?? defaultCidr };
+}
+
+const chain = new ServiceChain(prefix, {
+  left: network("left", "10.0.0.0/24"),
+  right: network("right", "10.0.1.0/24"),
+  management: network("management", "172.16.0.0/24"),
+  computeHosts: cfg.getObject<string[]>("computeHosts") ?? ["dw-compute-1"],
+  image: { imageRef: cfg.require("imageRef") },
+});
+
+export const networkIds = chain.networkIds;
+export const availabilityZone = chain.availabilityZone;
+export const imageName = chain.imageName;
+export const imageId = chain.imageId;
+export const templateFqName = chain.templateFqName;
+export const instanceFqName = chain.instanceFqName;
+export const instanceUuid = chain.instanceUuid;
+export const policyFqName = chain.policyFqName;
+export const policyUuid = chain.policyUuid;
