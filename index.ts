@@ -3,18 +3,21 @@
  * networks, the docker aggregate, the dockwall image in Glance, the service template, the service
  * instance and the chain policy — configured by stack config:
  *
- *   dockwall:imageRef        local Docker image repo:tag to upload (required)
+ *   dockwall:firewallRules   rules for forwarded traffic baked into the built image, a JSON list of
+ *                            { action, protocol?, ports?, source?, destination?, comment? } (default [])
+ *   dockwall:defaultPolicy   verdict when no rule matches: accept (default) or drop
+ *   dockwall:baseImage       base image of the build (default debian:bookworm-slim)
+ *   dockwall:imageRef        a prebuilt local Docker image repo:tag to upload instead of building
  *   dockwall:computeHosts    nova-compute host names, a JSON list (default ["dw-compute-1"], the lab's)
  *   dockwall:namePrefix      prefix of every name (default "dw")
  *   dockwall:leftCidr / rightCidr / managementCidr   subnets (default 10.0.0.0/24, 10.0.1.0/24, 172.16.0.0/24)
  *   dockwall:leftNetworkId / rightNetworkId / managementNetworkId   use existing networks instead
- *   dockwall:firewallRules   (later) rules baked into the image
  *
  * Connection settings come from dockwall:* / openstack:* config, OS_* variables or clouds.yaml
  * (see README "Configuration").
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ChainNetworkArgs, ServiceChain } from "./provider";
+import { ChainNetworkArgs, FirewallRule, ServiceChain } from "./provider";
 
 const cfg = new pulumi.Config("dockwall");
 const prefix = cfg.get("namePrefix") ?? "dw";
@@ -29,7 +32,15 @@ const chain = new ServiceChain(prefix, {
   right: network("right", "10.0.1.0/24"),
   management: network("management", "172.16.0.0/24"),
   computeHosts: cfg.getObject<string[]>("computeHosts") ?? ["dw-compute-1"],
-  image: { imageRef: cfg.require("imageRef") },
+  image: cfg.get("imageRef")
+    ? { imageRef: cfg.require("imageRef") }
+    : {
+        build: {
+          firewallRules: cfg.getObject<FirewallRule[]>("firewallRules") ?? [],
+          defaultPolicy: (cfg.get("defaultPolicy") as "accept" | "drop" | undefined) ?? "accept",
+          baseImage: cfg.get("baseImage") ?? "debian:bookworm-slim",
+        },
+      },
 });
 
 export const networkIds = chain.networkIds;

@@ -47,7 +47,7 @@ export interface ServiceChainArgs {
   computeHosts: pulumi.Input<pulumi.Input<string>[]>;
   /** Aggregate and availability zone. Default name and zone "docker". */
   aggregate?: { name?: pulumi.Input<string>; availabilityZone?: pulumi.Input<string>; metadata?: pulumi.Input<Record<string, pulumi.Input<string>>> };
-  /** The VNF image: a local `repo:tag` saved into Glance. */
+  /** The VNF image: built from `provider/image` (`build`) or a prebuilt local `repo:tag` (`imageRef`), saved into Glance. */
   image: Omit<DockwallImageArgs, "connection">;
   /** Service template settings. Default name `<component name>-template`. */
   template?: Omit<ServiceTemplateArgs, "connection" | "imageName" | "name"> & { name?: pulumi.Input<string> };
@@ -74,7 +74,8 @@ export function validateServiceChainArgs(args: ServiceChainArgs): string[] {
     else if (!isExisting(n) && typeof n.cidr === "string" && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(n.cidr)) problems.push(`${role}.cidr must be an IPv4 CIDR such as 10.0.0.0/24; got "${n.cidr}"`);
     else if (!isExisting(n) && n.cidr === undefined) problems.push(`${role}.cidr is required for a new network`);
   }
-  if (!args.image || args.image.imageRef === undefined) problems.push("image.imageRef is required (a local Docker image repo:tag)");
+  if (!args.image || (args.image.imageRef === undefined && args.image.build === undefined)) problems.push("image: give image.build (build the dockwall image, firewall rules baked in) or image.imageRef (a prebuilt local Docker image repo:tag)");
+  else if (args.image.imageRef !== undefined && args.image.build !== undefined) problems.push("image: give either image.build or image.imageRef, not both");
   if (args.computeHosts === undefined) problems.push("computeHosts is required (nova-compute host names)");
   return problems;
 }

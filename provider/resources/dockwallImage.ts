@@ -2,7 +2,9 @@
  * `DockwallImage`: the VNF image in Glance, the way nova-docker needs it — the seed's
  * `docker save dockwall | glance image-create --container-format=docker --disk-format=raw`.
  *
- * - The source is a local Docker image reference `repo:tag`; its tarball comes from the Docker
+ * - The source is either `build` (the dockwall VNF image from `provider/image` with the firewall
+ *   rules baked in, built through the Docker Engine API and tagged `dockwall:<context digest>`) or
+ *   a prebuilt local Docker image reference `imageRef` (`repo:tag`); its tarball comes from the Docker
  *   Engine API (`GET /images/{name}/get`, i.e. `docker save`) and is streamed into Glance without
  *   being held in memory, hashed on the way (MD5 and SHA-512).
  * - The Glance name is the `repo:tag` (nova-docker boots by name and runs `docker load` only when a
@@ -18,6 +20,9 @@ import type { Readable } from "stream";
 import type { ConnectionArgs } from "../config";
 import { GlanceClient, Image, ImageCreate } from "../clients/glance";
 import type { Session } from "../clients/keystone";
+import type { FirewallRule, RenderFirewallOptions } from "../image/firewall";
+import { validateFirewallRules } from "../image/firewall";
+import { buildContext, buildImage, imageDir, imageTag, DEFAULT_BASE_IMAGE, DEFAULT_REPOSITORY } from "../image/build";
 import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
 
 export const VISIBILITIES = ["public", "private", "shared", "community"] as const;
@@ -27,11 +32,39 @@ export interface DockerEndpoint {
   host?: string;
 }
 
+/** Build the dockwall VNF image from `provider/image` (give either this or `imageRef`). */
+export interface DockwallBuildArgs {
+  /** Firewall rules for forwarded traffic, first match wins. Default: none (forward everything, as the original did). */
+  firewallRules?: pulumi.Input<pulumi.Input<FirewallRule>[]>;
+  /** Verdict for forwarded traffic no rule matched: "accept" (default) or "drop". */
+  defaultPolicy?: pulumi.Input<"accept" | "drop">;
+  /** Base image, present in the engine or pullable. Default "debian:bookworm-slim". */
+  baseImage?: pulumi.Input<string>;
+  /** Repository of the content-unique tag `<repository>:<digest12>`. Default "dockwall". */
+  repository?: pulumi.Input<string>;
+  /** Folder with the image files. Default: the package's own `provider/image`. */
+  contextDir?: pulumi.Input<string>;
+}
+
+export interface DockwallBuildInputs {
+  firewallRules: FirewallRule[];
+  defaultPolicy: "accept" | "drop";
+  baseImage: string;
+  repository: string;
+  contextDir: string;
+}
+
 export interface DockwallImageArgs {
   /** Connection settings (secret as a whole); default: stack config, then OS_* variables, then clouds.yaml. */
   connection?: pulumi.Input<ConnectionArgs>;
-  /** A local Docker image reference with an explicit, content-unique tag, e.g. "dockwall:3f2a9c1e". Becomes the Glance image name. */
-  imageRef: pulumi.Input<string>;
+  /**
+   * A prebuilt local Docker image with an explicit, content-unique tag, e.g. "dockwall:3f2a9c1e"
+   * (from `docker build`, or `@pulumi/docker`'s `docker.Image`). Becomes the Glance image name.
+   * Give either this or `build`.
+   */
+  imageRef?: pulumi.Input<string>;
+  /** Build the dockwall image (firewall rules baked in); the tag and Glance name become `dockwall:<digest12>`. */
+  build?: pulumi.Input<DockwallBuildArgs>;
   /** Where the Docker engine is. Default: DOCKER_HOST, else the local socket. */
   docker?: pulumi.Input<DockerEndpoint>;
   /** Glance visibility. Default "public" (the seed's `--is-public True`; publicizing needs the admin role). */
@@ -46,7 +79,9 @@ export interface DockwallImageArgs {
 
 export interface DockwallImageInputs {
   connection?: ConnectionArgs;
+  /** Given, or (with `build`) derived from the build context's digest. */
   imageRef: string;
+  build?: DockwallBuildInputs;
   docker?: DockerEndpoint;
   visibility: string;
   properties: Record<string, string>;
@@ -68,6 +103,7 @@ export interface DockwallImageOutputs extends DockwallImageInputs {
   sizeBytes: number;
 }
 
+/** A `build` change that matters changes the digest, hence imageRef and contentId: a replacement. */
 export const IMAGE_REPLACE_KEYS = ["imageRef", "contentId", "glanceApiVersion"] as const;
 export const IMAGE_UPDATE_KEYS = ["visibility", "properties", "docker", "uploadTimeoutSeconds", "connection"] as const;
 /** Property keys dockwall sets itself. */
@@ -149,7 +185,28 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
   const c = new Checker();
   c.connection(news.connection);
   let contentId: string = news.contentId;
-  if (c.requiredString("imageRef", news.imageRef)) {
+  let imageRef: string = news.imageRef;
+  let build: DockwallBuildInputs | undefined;
+  if (news.build !== undefined && news.imageRef !== undefined) {
+    c.fail("imageRef", "give either imageRef (a prebuilt local image) or build (build the dockwall image), not both");
+  } else if (news.build === undefined && news.imageRef === undefined) {
+    c.fail("imageRef", "imageRef (a prebuilt local image repo:tag) or build (build the dockwall image) is required");
+  } else if (news.build !== undefined) {
+    const b = checkBuild(c, news.build);
+    if (b === UNKNOWN) {
+      imageRef = UNKNOWN;
+      contentId = UNKNOWN;
+    } else if (b) {
+      build = b;
+      try {
+        const ctx = buildContext(b.firewallRules, { imageDir: b.contextDir, firewall: { defaultPolicy: b.defaultPolicy }, buildArgs: { BASE_IMAGE: b.baseImage } });
+        imageRef = imageTag(ctx, b.repository);
+        contentId = `context:sha256:${ctx.digest}`;
+      } catch (e) {
+        c.fail("build", `build: cannot read the image files: ${(e as Error).message}`);
+      }
+    }
+  } else if (c.requiredString("imageRef", news.imageRef)) {
     const ref: string = news.imageRef;
     const parsed = parseImageRef(ref);
     if (!parsed) {
@@ -175,7 +232,7 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
     }
   }
   // Record the content id of the local image, so new content shows as a replacement.
-  if (!c.failures.length && news.imageRef !== UNKNOWN && !containsUnknownDeep(news.docker)) {
+  if (!c.failures.length && news.build === undefined && news.imageRef !== UNKNOWN && !containsUnknownDeep(news.docker)) {
     try {
       const img = await inspect(news.docker, news.imageRef);
       if (!img) c.fail("imageRef", `the Docker engine has no image "${news.imageRef}" (build or pull it first)`);
@@ -194,7 +251,8 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
   return {
     inputs: {
       ...(news.connection !== undefined ? { connection: news.connection } : {}),
-      imageRef: news.imageRef,
+      imageRef,
+      ...(build ? { build } : {}),
       ...(news.docker !== undefined ? { docker: news.docker } : {}),
       visibility: news.visibility ?? "public",
       properties: news.properties ?? {},
@@ -204,6 +262,56 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
     },
     failures: c.failures,
   };
+}
+
+/** Validate `build`; UNKNOWN while any part of it is not known yet (preview). */
+function checkBuild(c: Checker, b: any): DockwallBuildInputs | typeof UNKNOWN | undefined {
+  if (b === UNKNOWN || containsUnknownDeep(b)) return UNKNOWN;
+  if (typeof b !== "object" || b === null || Array.isArray(b)) {
+    c.fail("build", "build must be an object { firewallRules?, defaultPolicy?, baseImage?, repository?, contextDir? }");
+    return undefined;
+  }
+  const before = c.failures.length;
+  for (const k of Object.keys(b)) {
+    if (!["firewallRules", "defaultPolicy", "baseImage", "repository", "contextDir"].includes(k)) c.fail(`build.${k}`, `build.${k} is not a known setting (allowed: firewallRules, defaultPolicy, baseImage, repository, contextDir)`);
+  }
+  for (const issue of validateFirewallRules(b.firewallRules ?? [], "build.firewallRules")) c.fail(issue.property, issue.reason);
+  if (b.defaultPolicy !== undefined && b.defaultPolicy !== "accept" && b.defaultPolicy !== "drop") c.fail("build.defaultPolicy", `build.defaultPolicy must be "accept" or "drop"; got ${JSON.stringify(b.defaultPolicy)}`);
+  if (b.baseImage !== undefined && (typeof b.baseImage !== "string" || !/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/.test(b.baseImage))) c.fail("build.baseImage", `build.baseImage must be a Docker image reference such as "debian:bookworm-slim"; got ${JSON.stringify(b.baseImage)}`);
+  if (b.repository !== undefined && (typeof b.repository !== "string" || !parseImageRef(`${b.repository}:x`))) c.fail("build.repository", `build.repository must be a Docker repository name (lower-case, e.g. "dockwall" or "registry:5000/team/dockwall"); got ${JSON.stringify(b.repository)}`);
+  if (b.contextDir !== undefined && typeof b.contextDir !== "string") c.fail("build.contextDir", "build.contextDir must be a folder path");
+  if (c.failures.length > before) return undefined;
+  let contextDir = b.contextDir as string | undefined;
+  if (contextDir === undefined) {
+    try {
+      contextDir = imageDir();
+    } catch (e) {
+      c.fail("build.contextDir", `build.contextDir is required here: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+  return {
+    firewallRules: b.firewallRules ?? [],
+    defaultPolicy: b.defaultPolicy ?? "accept",
+    baseImage: b.baseImage ?? DEFAULT_BASE_IMAGE,
+    repository: b.repository ?? DEFAULT_REPOSITORY,
+    contextDir,
+  };
+}
+
+/** With `build`: make sure the engine has the image `i.imageRef`, building it when it is missing. */
+export async function ensureBuilt(i: DockwallImageInputs): Promise<void> {
+  if (!i.build) return;
+  if (await inspectLocalImage(i.docker, i.imageRef)) return;
+  const b = i.build;
+  const ctx = buildContext(b.firewallRules, { imageDir: b.contextDir, firewall: { defaultPolicy: b.defaultPolicy }, buildArgs: { BASE_IMAGE: b.baseImage } });
+  const want = `context:sha256:${ctx.digest}`;
+  if (want !== i.contentId) {
+    throw new Error(`DockwallImage ${i.imageRef}: the image files in ${b.contextDir} changed since check (digest ${ctx.digest.slice(0, 12)}); run the update again`);
+  }
+  const Docker = require("dockerode");
+  log(`image ${i.imageRef}: building from ${b.contextDir} (base ${b.baseImage}, ${b.firewallRules.length} firewall rule(s))`);
+  await buildImage(new Docker(dockerOptions(i.docker)), ctx, i.imageRef, b.baseImage);
 }
 
 function containsUnknownDeep(v: unknown): boolean {
@@ -332,6 +440,7 @@ export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: DockwallImageInputs) {
+    await ensureBuilt(inputs);
     const glance = glanceOf(sessionFor(inputs.connection));
     const version = await glanceVersion(glance, inputs.glanceApiVersion);
     const img = version === "2" ? await uploadV2(glance, inputs) : await uploadV1(glance, inputs);
@@ -372,6 +481,8 @@ export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
 export class DockwallImage extends pulumi.dynamic.Resource {
   /** Glance image name (= imageRef): what a ServiceTemplate's imageName must be. */
   declare readonly name: pulumi.Output<string>;
+  /** The local Docker image reference (given, or `dockwall:<digest12>` when built). */
+  declare readonly imageRef: pulumi.Output<string>;
   declare readonly glanceId: pulumi.Output<string>;
   declare readonly checksum: pulumi.Output<string>;
   declare readonly contentId: pulumi.Output<string>;
@@ -384,6 +495,10 @@ export class DockwallImage extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
+        // The image files are found next to this module here, in the program; the serialized
+        // provider runs elsewhere, so it gets the folder as an input.
+        build: args.build === undefined ? undefined : pulumi.output(args.build).apply((b) => ({ contextDir: imageDir(), ...b })),
+        imageRef: args.imageRef,
         connection: args.connection ? pulumi.secret(args.connection) : undefined,
         name: undefined,
         glanceId: undefined,

@@ -963,8 +963,10 @@ async function cleanupState(sf: StateFile, docker: Dockerode, opts: { keepImages
         if (code !== 404 && code !== 409) throw e;
       }
     }
-    st.images = [];
-    sf.save();
+    if (st.images.length) {
+      st.images = [];
+      sf.save();
+    }
   }
   if (!opts.keepRunDir) {
     fs.rmSync(st.runDir, { recursive: true, force: true });
