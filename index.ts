@@ -50,5 +50,6 @@ export const imageId = chain.imageId;
 export const templateFqName = chain.templateFqName;
 export const instanceFqName = chain.instanceFqName;
 export const instanceUuid = chain.instanceUuid;
+export const serviceVmIds = chain.serviceVmIds;
 export const policyFqName = chain.policyFqName;
 export const policyUuid = chain.policyUuid;

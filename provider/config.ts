@@ -101,6 +101,7 @@ export const STACK_CONFIG_KEYS = [
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
+    this.message = message; // see ApiError: serialized providers lose what `super` sets
     this.name = "ConfigError";
   }
 }

@@ -30,15 +30,16 @@ export interface ImageCreate {
   properties: Record<string, string>;
 }
 
-const V2_BASE_KEYS = new Set([
+// A plain array, not a Set: Pulumi's closure serializer turns a captured Set into a plain object.
+const V2_BASE_KEYS: readonly string[] = [
   "id", "name", "status", "container_format", "disk_format", "visibility", "checksum", "os_hash_algo", "os_hash_value", "size",
   "virtual_size", "min_disk", "min_ram", "protected", "tags", "owner", "created_at", "updated_at", "file", "schema", "self",
   "direct_url", "locations", "os_hidden", "os_glance_import_task", "stores",
-]);
+];
 
 function fromV2(b: any): Image {
   const properties: Record<string, string> = {};
-  for (const [k, v] of Object.entries(b)) if (!V2_BASE_KEYS.has(k) && typeof v === "string") properties[k] = v;
+  for (const [k, v] of Object.entries(b)) if (!V2_BASE_KEYS.includes(k) && typeof v === "string") properties[k] = v;
   return {
     id: b.id, name: b.name, status: b.status, container_format: b.container_format ?? null, disk_format: b.disk_format ?? null,
     visibility: b.visibility, checksum: b.checksum ?? null, os_hash_algo: b.os_hash_algo ?? null, os_hash_value: b.os_hash_value ?? null,

@@ -76,7 +76,11 @@ export class ApiError extends Error {
   constructor(init: { service: ServiceName; call: string; method: string; url: string; status: number; serverMessage: string; code?: string }) {
     const where = `${init.method} ${redactUrl(init.url)}`;
     const what = init.status ? `HTTP ${init.status}` : `no answer (${init.code ?? "error"})`;
-    super(`${init.service}: ${init.call} failed: ${what} from ${where}: ${init.serverMessage}`);
+    const message = `${init.service}: ${init.call} failed: ${what} from ${where}: ${init.serverMessage}`;
+    super(message);
+    // Set again: in a Pulumi-serialized provider, `super` becomes `Error.call(this, …)`, which
+    // sets nothing on `this` (and the object is no `instanceof Error` there).
+    this.message = message;
     this.name = "ApiError";
     this.service = init.service;
     this.call = init.call;
@@ -89,7 +93,8 @@ export class ApiError extends Error {
 }
 
 export function isApiError(e: unknown, status?: number): e is ApiError {
-  return e instanceof Error && (e as ApiError).name === "ApiError" && (status === undefined || (e as ApiError).status === status);
+  // Structural, not `instanceof`: a serialized provider has its own copy of the class.
+  return typeof e === "object" && e !== null && (e as ApiError).name === "ApiError" && (status === undefined || (e as ApiError).status === status);
 }
 
 /** Remove userinfo and query-string values that could carry credentials. */
@@ -157,10 +162,11 @@ function truncate(s: string, n = 600): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const RETRYABLE_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ESOCKETTIMEDOUT", "EAI_AGAIN", "ECONNABORTED", "UND_ERR_SOCKET"]);
+// Plain arrays, not Sets: Pulumi's closure serializer turns a captured Set into a plain object.
+const RETRYABLE_STATUS: readonly number[] = [429, 500, 502, 503, 504];
+const RETRYABLE_CODES: readonly string[] = ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ESOCKETTIMEDOUT", "EAI_AGAIN", "ECONNABORTED", "UND_ERR_SOCKET"];
 /** Errors that prove the request never reached the server: safe to retry even a POST. */
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "EAI_AGAIN"]);
+const NOT_SENT_CODES: readonly string[] = ["ECONNREFUSED", "EAI_AGAIN"];
 
 function defaultIdempotent(method: string): boolean {
   return ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].includes(method.toUpperCase());
@@ -192,7 +198,7 @@ export async function send(req: HttpRequest, opts: TransportOptions = {}): Promi
     if (res) {
       const ok = req.expect ? req.expect.includes(res.status) : res.status >= 200 && res.status < 300;
       if (ok) return res;
-      const retry = idempotent && RETRYABLE_STATUS.has(res.status) && attempt < retries;
+      const retry = idempotent && RETRYABLE_STATUS.includes(res.status) && attempt < retries;
       if (!retry) {
         throw new ApiError({
           service: req.service,
@@ -211,7 +217,7 @@ export async function send(req: HttpRequest, opts: TransportOptions = {}): Promi
       continue;
     }
     const code = transportError?.code ?? "ERROR";
-    const retryable = RETRYABLE_CODES.has(code) && (idempotent || NOT_SENT_CODES.has(code));
+    const retryable = RETRYABLE_CODES.includes(code) && (idempotent || NOT_SENT_CODES.includes(code));
     if (!retryable || attempt >= retries) {
       throw new ApiError({
         service: req.service,

@@ -91,6 +91,8 @@ export class ServiceChain extends pulumi.ComponentResource {
   declare readonly templateFqName: pulumi.Output<string[]>;
   declare readonly instanceUuid: pulumi.Output<string>;
   declare readonly instanceFqName: pulumi.Output<string[]>;
+  /** The service VMs (Nova server ids = Contrail virtual-machine uuids) svc-monitor booted. */
+  declare readonly serviceVmIds: pulumi.Output<string[]>;
   declare readonly policyUuid: pulumi.Output<string>;
   declare readonly policyFqName: pulumi.Output<string[]>;
 
@@ -179,6 +181,7 @@ export class ServiceChain extends pulumi.ComponentResource {
     this.templateFqName = this.template.fqName;
     this.instanceUuid = this.instance.uuid;
     this.instanceFqName = this.instance.fqName;
+    this.serviceVmIds = this.instance.virtualMachineIds;
     this.policyUuid = this.policy.uuid;
     this.policyFqName = this.policy.fqName;
     this.registerOutputs({
@@ -192,6 +195,7 @@ export class ServiceChain extends pulumi.ComponentResource {
       templateFqName: this.templateFqName,
       instanceUuid: this.instanceUuid,
       instanceFqName: this.instanceFqName,
+      serviceVmIds: this.serviceVmIds,
       policyUuid: this.policyUuid,
       policyFqName: this.policyFqName,
     });

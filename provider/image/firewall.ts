@@ -339,7 +339,9 @@ export function validateFirewallRules(rules: unknown, path = "firewallRules"): V
 /** Thrown by `renderFirewall` for invalid input; `issues` has every problem. */
 export class FirewallValidationError extends Error {
   constructor(public readonly issues: ValidationIssue[]) {
-    super(`invalid firewall rules:\n${issues.map((i) => `  ${i.property}: ${i.reason}`).join("\n")}`);
+    const message = `invalid firewall rules:\n${issues.map((i) => `  ${i.property}: ${i.reason}`).join("\n")}`;
+    super(message);
+    this.message = message; // see ApiError: serialized providers lose what `super` sets
     this.name = "FirewallValidationError";
   }
 }

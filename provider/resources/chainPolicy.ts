@@ -304,7 +304,7 @@ export const chainPolicyProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: ChainPolicyOutputs) {
     const contrail = new ContrailClient(sessionFor(props.connection));
     const obj = await contrail.read("network-policy", id);
-    if (!obj) return {} as pulumi.dynamic.ReadResult;
+    if (!obj) return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
     const attachedTo = await attachedNetworks(contrail, id, [props.leftNetworkUuid, props.rightNetworkUuid].filter(Boolean));
     const rules = ((obj.network_policy_entries as any)?.policy_rule ?? []) as any[];
     return {

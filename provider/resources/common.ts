@@ -198,7 +198,7 @@ export function checkConnectionResolvable(c: Checker, connection: ConnectionArgs
   try {
     resolveConnection({ connection, stackConfig: stackConfig(), env: process.env });
   } catch (e) {
-    if (e instanceof Error && e.name === "ConfigError") c.fail("connection", e.message);
+    if ((e as { name?: string })?.name === "ConfigError") c.fail("connection", (e as Error).message);
     else throw e;
   }
 }

@@ -170,7 +170,7 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: DockerAggregateOutputs) {
     const nova = new NovaClient(sessionFor(props.connection));
     const agg = await nova.getAggregate(Number(id));
-    if (!agg) return {} as pulumi.dynamic.ReadResult;
+    if (!agg) return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
     return {
       id,
       props: { ...props, name: agg.name, availabilityZone: agg.availability_zone ?? "", hosts: agg.hosts, metadata: userMetadata(agg), aggregateId: agg.id },

@@ -314,6 +314,17 @@ export async function ensureBuilt(i: DockwallImageInputs): Promise<void> {
   await buildImage(new Docker(dockerOptions(i.docker)), ctx, i.imageRef, b.baseImage);
 }
 
+/** With `build`, the local tag is ours: remove it (keeping the build cache); a tag still in use stays. */
+async function removeBuiltTag(i: DockwallImageInputs): Promise<void> {
+  const Docker = require("dockerode");
+  try {
+    await new Docker(dockerOptions(i.docker)).getImage(i.imageRef).remove({ noprune: true });
+  } catch (e: any) {
+    if (e?.statusCode === 404) return;
+    log(`image ${i.imageRef}: the local tag was kept: ${e?.statusCode === 409 ? "a container still uses it" : e?.message ?? e}`);
+  }
+}
+
 function containsUnknownDeep(v: unknown): boolean {
   return JSON.stringify(v ?? null).includes(UNKNOWN);
 }
@@ -450,7 +461,7 @@ export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: DockwallImageOutputs) {
     const glance = glanceOf(sessionFor(props.connection));
     const img = props.glanceVersion === "1" ? await glance.getV1(id) : await glance.getV2(id);
-    if (!img || img.status === "deleted" || img.status === "pending_delete") return {} as pulumi.dynamic.ReadResult;
+    if (!img || img.status === "deleted" || img.status === "pending_delete") return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
     const properties = { ...img.properties };
     delete properties[CONTENT_PROPERTY];
     return { id, props: { ...outputsFrom({ ...props, visibility: img.visibility ?? props.visibility, properties }, img, props.glanceVersion) } };
@@ -474,6 +485,7 @@ export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
     const glance = glanceOf(sessionFor(props.connection));
     if (props.glanceVersion === "1") await glance.deleteV1(id);
     else await glance.deleteV2(id);
+    if (props.build) await removeBuiltTag(props);
   },
 };
 

@@ -252,7 +252,7 @@ export const serviceInstanceProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: ServiceInstanceOutputs) {
     const contrail = new ContrailClient(sessionFor(props.connection));
     const si = await contrail.read("service-instance", id);
-    if (!si) return {} as pulumi.dynamic.ReadResult;
+    if (!si) return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
     const sp: any = si.service_instance_properties ?? {};
     return {
       id,

@@ -159,7 +159,7 @@ export const serviceTemplateProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: ServiceTemplateOutputs) {
     const contrail = new ContrailClient(sessionFor(props.connection));
     const st = await contrail.read("service-template", id);
-    if (!st) return {} as pulumi.dynamic.ReadResult;
+    if (!st) return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
     return { id, props: { ...props, ...fromServer(st), uuid: id } };
   },
 

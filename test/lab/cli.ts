@@ -58,8 +58,9 @@ async function loadDataPlane(args: string[]): Promise<DataPlane | undefined> {
 async function up(args: string[]): Promise<void> {
   const pid = runningPid();
   if (pid !== null) throw new Error(`a lab is already running (pid ${pid}); run \`down\` first`);
+  const dataPlane = await loadDataPlane(args);
   const lab: Lab = await startLab({
-    dataPlane: await loadDataPlane(args),
+    dataPlane,
     log: args.includes("--verbose") ? (line) => console.log(line) : undefined,
   });
   mkdirSync(labDir, { recursive: true });
@@ -80,6 +81,12 @@ async function up(args: string[]): Promise<void> {
     stopping = true;
     console.log(`\n${signal}: stopping the lab`);
     await lab.stop();
+    // The data plane removes exactly what it recorded (namespaces, dnsmasq, containers, veths).
+    const cleanup = (dataPlane as { cleanup?: () => Promise<string[]> } | undefined)?.cleanup;
+    if (cleanup) {
+      const removed = await cleanup.call(dataPlane).catch((e: unknown) => [`cleanup failed: ${e instanceof Error ? e.message : String(e)}`]);
+      console.log(`data plane: removed ${removed.length} recorded object(s)`);
+    }
     for (const f of [pidFile, envFile, endpointsFile]) rmSync(f, { force: true });
     process.exit(0);
   };
@@ -95,9 +102,9 @@ async function down(): Promise<void> {
     return;
   }
   process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   while (runningPid() !== null) {
-    if (Date.now() > deadline) throw new Error(`the lab (pid ${pid}) did not stop within 10 s`);
+    if (Date.now() > deadline) throw new Error(`the lab (pid ${pid}) did not stop within 60 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   console.log(`stopped the lab (pid ${pid})`);

@@ -231,7 +231,28 @@ export class LabDataPlane implements DataPlane {
       const rec = this.nets.get(port.networkId);
       if (!rec || !rec.ports.delete(port.id)) return;
       await this.syncDhcpHosts(rec);
+      await this.forgetLease(rec, port);
     });
+  }
+
+  /**
+   * A deleted port's lease must go too: a new port that gets the same fixed IP (Neutron hands the
+   * freed address out again) would otherwise be refused by dnsmasq ("address in use by another
+   * lease"), where the vRouter agent answers from the port table alone. dnsmasq keeps leases in
+   * memory, so: stop it, drop the lease from its file, start it again.
+   */
+  private async forgetLease(rec: NetRecord, port: LabPort): Promise<void> {
+    if (!fs.existsSync(rec.files.leases)) return;
+    const mac = (port.macAddress ?? "").toLowerCase();
+    const lines = fs.readFileSync(rec.files.leases, "utf8").split("\n").filter((l) => l.trim());
+    const keep = lines.filter((l) => {
+      const f = l.split(" ");
+      return !((mac && f[1]?.toLowerCase() === mac) || (port.ipAddress && f[2] === port.ipAddress));
+    });
+    if (keep.length === lines.length) return;
+    await this.stopDnsmasq(rec);
+    fs.writeFileSync(rec.files.leases, keep.map((l) => `${l}\n`).join(""));
+    await this.syncDnsmasq(rec);
   }
 
   private async ensureNetwork(net: LabNetwork): Promise<NetRecord> {

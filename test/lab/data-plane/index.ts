@@ -16,3 +16,10 @@ export {
 } from "./dataPlane";
 export { LabState } from "./state";
 export { preflight } from "./preflight";
+
+import { LabDataPlane as DataPlaneImpl } from "./dataPlane";
+
+/** For `node lib/test/lab/cli.js up --data-plane lib/test/lab/data-plane/index.js`. */
+export function createDataPlane(): DataPlaneImpl {
+  return new DataPlaneImpl({ log: process.env.DOCKWALL_LAB_VERBOSE ? (m) => console.log(`[data-plane] ${m}`) : undefined });
+}
