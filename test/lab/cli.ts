@@ -5,13 +5,21 @@
  *           `.lab/env` (OS_* variables and DOCKWALL_CONTRAIL_API_URL) and `.lab/lab.pid`;
  *           Ctrl-C or `down` stops it. `--data-plane <module>` loads a module exporting
  *           `createDataPlane(): DataPlane | Promise<DataPlane>` (default: no data plane).
+ *           `--accept-docker` makes Glance accept container_format docker from the start (what
+ *           the controller's glance-api.conf would say once prepared).
+ *           With a data plane, a loopback admin endpoint (`admin` in `.lab/endpoints.json`)
+ *           answers `POST /probe {leftNetworkId, rightNetworkId, serverId, tcpPorts?}` with the
+ *           seed's demonstration (see data-plane/probe.ts).
  *   down    stops the lab started by `up` (SIGTERM to the pid in `.lab/lab.pid`).
  *   status  says whether it runs and prints its endpoints.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { DataPlane } from "./contracts";
+import { createServer, type Server } from "node:http";
 import { startLab, type Lab } from "./control-plane";
+import type { LabDataPlane } from "./data-plane";
+import { chainProbe } from "./data-plane/probe";
 
 /** The repository root: the nearest directory above this file with a package.json. */
 function repoRoot(): string {
@@ -63,10 +71,12 @@ async function up(args: string[]): Promise<void> {
     dataPlane,
     log: args.includes("--verbose") ? (line) => console.log(line) : undefined,
   });
+  if (args.includes("--accept-docker")) lab.setGlanceContainerFormats(["ami", "ari", "aki", "bare", "ovf", "ova", "docker"]);
+  const admin = dataPlane && "exec" in dataPlane ? await adminServer(lab, dataPlane as LabDataPlane) : undefined;
   mkdirSync(labDir, { recursive: true });
   const env = lab.env();
   writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(""), { mode: 0o600 });
-  writeFileSync(endpointsFile, JSON.stringify({ pid: process.pid, urls: lab.urls }, null, 2) + "\n");
+  writeFileSync(endpointsFile, JSON.stringify({ pid: process.pid, urls: lab.urls, ...(admin ? { admin: admin.url } : {}) }, null, 2) + "\n");
   writeFileSync(pidFile, `${process.pid}\n`);
 
   console.log("dockwall lab control plane is up:");
@@ -80,6 +90,7 @@ async function up(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping the lab`);
+    admin?.server.close();
     await lab.stop();
     // The data plane removes exactly what it recorded (namespaces, dnsmasq, containers, veths).
     const cleanup = (dataPlane as { cleanup?: () => Promise<string[]> } | undefined)?.cleanup;
@@ -92,6 +103,36 @@ async function up(args: string[]): Promise<void> {
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+/** Loopback admin endpoint for the demo: the seed's demonstration on demand. */
+async function adminServer(lab: Lab, dp: LabDataPlane): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void (async () => {
+        if (req.method !== "POST" || req.url !== "/probe") {
+          res.writeHead(404, { "content-type": "text/plain" }).end("only POST /probe\n");
+          return;
+        }
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+          for (const k of ["leftNetworkId", "rightNetworkId", "serverId"]) {
+            if (typeof body[k] !== "string") throw new Error(`${k} (a string) is required`);
+          }
+          await lab.whenIdle();
+          const result = await chainProbe(dp, body);
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(result));
+        } catch (e) {
+          res.writeHead(400, { "content-type": "text/plain" }).end(`${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return { server, url: `http://127.0.0.1:${port}` };
 }
 
 async function down(): Promise<void> {
@@ -132,7 +173,7 @@ async function main(): Promise<void> {
     case "status":
       return status();
     default:
-      console.error("usage: node lib/test/lab/cli.js up [--data-plane <module>] [--verbose] | down | status");
+      console.error("usage: node lib/test/lab/cli.js up [--data-plane <module>] [--accept-docker] [--verbose] | down | status");
       process.exitCode = 2;
   }
 }
