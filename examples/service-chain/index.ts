@@ -13,7 +13,8 @@ const chain = new ServiceChain("seed", {
   right: { name: "right", cidr: "10.0.1.0/24" },
   management: { name: "mgmt", cidr: "172.16.0.0/24" },
   computeHosts: cfg.getObject<string[]>("computeHosts") ?? ["computedocker"],
-  image: { imageRef: cfg.require("imageRef"), visibility: "public" },
+  // The dockwall image, built with the seed's behaviour (forward everything) plus one rule.
+  image: { build: { firewallRules: [{ action: "drop", protocol: "tcp", ports: [23], comment: "no telnet through the chain" }] }, visibility: "public" },
   template: { serviceMode: "in-network", serviceType: "firewall" },
   instance: { maxInstances: 1 },
 });

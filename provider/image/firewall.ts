@@ -368,7 +368,9 @@ function renderRule(rule: FirewallRule): string {
     parts.push(`meta l4proto ${protocol}`);
     if (rule.ports !== undefined) parts.push(`${protocol} dport ${portExpr(rule.ports)}`);
   } else if (protocol === "icmp") {
-    parts.push(family === 4 ? "meta l4proto icmp" : family === 6 ? "meta l4proto ipv6-icmp" : "meta l4proto { icmp, ipv6-icmp }");
+    // Protocol numbers (1 = icmp, 58 = ipv6-icmp): nft resolves names through /etc/protocols,
+    // which a slim image without netbase does not have ("Could not resolve protocol name").
+    parts.push(family === 4 ? "meta l4proto 1" : family === 6 ? "meta l4proto 58" : "meta l4proto { 1, 58 }");
   } else if (rule.ports !== undefined) {
     parts.push("meta l4proto { tcp, udp }", `th dport ${portExpr(rule.ports)}`);
   }

@@ -6,6 +6,7 @@
  * The networks are made through the lab's Neutron and given to the stack as existing ids: the
  * stock pulumi-resource-openstack plugin cannot be built here (see README "Status").
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,10 +15,13 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { startLab, type Lab } from "../lab/control-plane";
 import { LabDataPlane, preflight, vethNames, LAB_LABEL } from "../lab/data-plane";
 import { netnsList, run, waitFor } from "../lab/data-plane/sys";
-import { chainStack, labNetworks, NetworkIds, rootStackConfig, sessionFromEnv } from "./harness";
+import { chainStack, engineEnvironment, labNetworks, NetworkIds, repoRoot, rootStackConfig, sessionFromEnv } from "./harness";
+import { cachedEngine } from "../support/engine";
+import { summarize } from "../../examples/ci-preview/summarize";
 
 const BLOCK_8080 = [{ action: "drop", protocol: "tcp", ports: [8080], comment: "e2e: block 8080" }];
 const BLOCK_8081 = [{ action: "drop", protocol: "tcp", ports: [8081], comment: "e2e: block 8081" }];
+const BLOCK_8082 = [{ action: "drop", protocol: "tcp", ports: [8082], comment: "e2e: block 8082" }];
 
 describe("pulumi up / preview / refresh / destroy of the service-chain stack against the lab", () => {
   let lab: Lab;
@@ -150,6 +154,75 @@ describe("pulumi up / preview / refresh / destroy of the service-chain stack aga
     await waitTraffic();
   }, 600_000);
 
+  it("CI: `pulumi preview --diff` and `--json` show a pending rule change; examples/ci-preview summarizes it and gates on replacements", async () => {
+    await stack.setConfig("dockwall:firewallRules", { value: JSON.stringify(BLOCK_8082) });
+    try {
+      const bin = path.join(cachedEngine().binDir, "pulumi");
+      const cliEnv = { ...process.env, ...env, ...engineEnvironment(stateDir, "dockwall-lab") };
+      const opts = { cwd: repoRoot(), env: cliEnv, encoding: "utf8" as const, maxBuffer: 64 << 20 };
+      const diff = spawnSync(bin, ["preview", "--diff", "--stack", "e2e", "--non-interactive"], opts);
+      expect(diff.status, diff.stderr).toBe(0);
+      expect(diff.stdout).toMatch(/~ \[0\]: 8081 => 8082/);
+      const json = spawnSync(bin, ["preview", "--json", "--stack", "e2e", "--non-interactive"], opts);
+      expect(json.status, json.stderr).toBe(0);
+      const s = summarize(JSON.parse(json.stdout));
+      console.log(`[e2e] ci-preview summary: ${JSON.stringify(s)}`);
+      const image = s.changes.find((c) => c.type === "pulumi-nodejs:dynamic/dockwall:DockwallImage")!;
+      expect(image.op).toMatch(/replace/);
+      expect(image.properties).toEqual(expect.arrayContaining(["contentId", "imageRef"]));
+      expect(s.replacements).toBeGreaterThanOrEqual(3);
+      expect(s.changes.find((c) => c.type.endsWith("DockerAggregate"))).toBeUndefined();
+      // The summarizer as CI runs it: exit 3 with --fail-on-replace.
+      const file = path.join(stateDir, "preview.json");
+      fs.writeFileSync(file, json.stdout);
+      const gate = spawnSync(process.execPath, [path.join(repoRoot(), "lib", "examples", "ci-preview", "summarize.js"), file, "--fail-on-replace"], { encoding: "utf8" });
+      expect(gate.status).toBe(3);
+      expect(gate.stdout).toMatch(/replacement\(s\)/);
+    } finally {
+      await stack.setConfig("dockwall:firewallRules", { value: JSON.stringify(BLOCK_8081) });
+    }
+    await stack.preview({ expectNoChanges: true, onOutput });
+  }, 300_000);
+
+  it("examples/reuse-component deploys as a second stack beside the first; destroying it leaves the first chain working", async () => {
+    const rnets = await labNetworks(env, "dw-reuse", { left: "10.10.0.0/24", right: "10.10.1.0/24", management: "172.16.10.0/24" });
+    const reuse = await chainStack({
+      workDir: path.join(repoRoot(), "examples", "reuse-component"),
+      stackName: "reuse",
+      stateDir,
+      env,
+      config: { "dockwall:namePrefix": "dw-reuse", "dockwall:existingNetworks": { web: rnets.left, uplink: rnets.right, management: rnets.management } },
+    });
+    try {
+      const up = await reuse.up({ onOutput });
+      expect(up.summary.result).toBe("succeeded");
+      const ro = Object.fromEntries(Object.entries(await reuse.outputs()).map(([k, v]) => [k, v.value]));
+      images.add(ro.imageName);
+      expect(ro.imageName).not.toBe((await outputs()).imageName);
+      const a = await dp.addRemoteHost(rnets.left, "192.0.2.0/25", "192.0.2.10");
+      const b = await dp.addRemoteHost(rnets.right, "192.0.2.128/25", "192.0.2.200");
+      await lab.whenIdle();
+      await waitFor("ping through the second chain", async () => (await dp.ping(a.ns, "192.0.2.200", 2)) || undefined, 60_000, 500);
+      const web = await dp.tcpListener(b.ns, "192.0.2.200", 443);
+      const other = await dp.tcpListener(b.ns, "192.0.2.200", 8443);
+      try {
+        expect((await dp.tcpConnect(a.ns, "192.0.2.200", 443)).ok).toBe(true);
+        expect((await dp.tcpConnect(a.ns, "192.0.2.200", 8443, 1500)).ok).toBe(false); // default drop
+      } finally {
+        await web.stop();
+        await other.stop();
+      }
+      // The first stack did not notice.
+      await stack.preview({ expectNoChanges: true, onOutput });
+    } finally {
+      await reuse.destroy({ onOutput });
+      await reuse.workspace.removeStack("reuse");
+    }
+    await waitTraffic();
+    expect(await tcp(8080)).toBe(true);
+    expect(await tcp(8081)).toBe(false);
+  }, 900_000);
+
   it("destroy leaves the lab with no objects, containers, namespaces or images of the stack", async () => {
     const sid = await serverId();
     const ds = await stack.destroy({ onOutput });
@@ -161,7 +234,7 @@ describe("pulumi up / preview / refresh / destroy of the service-chain stack aga
     expect(inv.nova.aggregates).toEqual([]);
     expect(inv.glance.images).toEqual([]);
     // Only the three networks made outside the stack remain, with no ports.
-    expect(inv.neutron.networks.map((n) => n.name).sort()).toEqual(["dw-e2e-left", "dw-e2e-management", "dw-e2e-right"]);
+    expect(inv.neutron.networks.map((n) => n.name).sort()).toEqual(["dw-e2e-left", "dw-e2e-management", "dw-e2e-right", "dw-reuse-left", "dw-reuse-management", "dw-reuse-right"]);
     expect(inv.neutron.ports.filter((p: any) => p.device_owner?.startsWith("compute"))).toEqual([]);
     const ps = await run(["docker", "ps", "-a", "-q", "--filter", `label=${LAB_LABEL}`, "--filter", `label=dockwall.server=${sid}`]);
     expect(ps.stdout.trim()).toBe("");

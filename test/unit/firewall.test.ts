@@ -67,11 +67,11 @@ describe("renderFirewall", () => {
       "meta l4proto udp udp dport { 53, 123 } counter accept",
       "meta l4proto tcp tcp dport 6000-6010 counter reject with tcp reset",
       "meta l4proto { tcp, udp } th dport 5060 counter drop",
-      "ip saddr 10.0.5.0/24 meta l4proto icmp counter accept",
+      "ip saddr 10.0.5.0/24 meta l4proto 1 counter accept",
       "ip saddr 198.51.100.0/24 ip daddr 203.0.113.8 counter reject",
-      "ip6 daddr 2001:db8::/32 meta l4proto ipv6-icmp counter drop",
+      "ip6 daddr 2001:db8::/32 meta l4proto 58 counter drop",
       "counter accept",
-      "meta l4proto { icmp, ipv6-icmp } counter drop",
+      "meta l4proto { 1, 58 } counter drop",
     ]);
   });
 
