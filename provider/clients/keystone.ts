@@ -35,6 +35,14 @@ function tokenCache(): Map<string, AuthState> {
   return g[key];
 }
 
+/** Logins in flight, per cache key: concurrent requests of one provider process share one login. */
+function loginsInFlight(): Map<string, Promise<AuthState>> {
+  const key = Symbol.for("dockwall.keystone.loginsInFlight");
+  const g = globalThis as any;
+  if (!g[key]) g[key] = new Map<string, Promise<AuthState>>();
+  return g[key];
+}
+
 /** Cache key: a hash over everything that identifies the principal, never the secret in clear. */
 export function cacheKey(c: ResolvedConnection): string {
   const crypto = require("crypto") as typeof import("crypto");
@@ -204,9 +212,21 @@ export class Session {
     const cache = tokenCache();
     const cached = cache.get(this.key);
     if (!force && cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached;
-    const fresh = await authenticate(this.conn, this.log);
-    cache.set(this.key, fresh);
-    return fresh;
+    const inflight = loginsInFlight();
+    const pending = inflight.get(this.key);
+    if (pending && !force) return pending;
+    const login = authenticate(this.conn, this.log).then(
+      (fresh) => {
+        cache.set(this.key, fresh);
+        return fresh;
+      },
+    );
+    inflight.set(this.key, login);
+    try {
+      return await login;
+    } finally {
+      if (inflight.get(this.key) === login) inflight.delete(this.key);
+    }
   }
 
   invalidate(): void {

@@ -241,6 +241,15 @@ async function attachedNetworks(contrail: ContrailClient, policyUuid: string, ne
   return out;
 }
 
+/**
+ * The same from the policy's own GET: Contrail returns `virtual_network_back_refs` with each
+ * attachment's `attr`, so a refresh needs one request per policy, not one per network.
+ */
+export function attachedFromBackRefs(policy: Record<string, unknown>, networkUuids: string[]): string[] {
+  const back = ((policy.virtual_network_back_refs as any[]) ?? []).filter((r) => r?.attr?.sequence);
+  return Array.from(new Set(networkUuids)).filter((n) => back.some((r) => r.uuid === n));
+}
+
 function outputsFrom(i: ChainPolicyInputs, p: PolicyPlan, ruleUuids: string[], attachedTo: string[]): ChainPolicyOutputs {
   return {
     ...i,
@@ -305,7 +314,7 @@ export const chainPolicyProvider: pulumi.dynamic.ResourceProvider = {
     const contrail = new ContrailClient(sessionFor(props.connection));
     const obj = await contrail.read("network-policy", id);
     if (!obj) return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
-    const attachedTo = await attachedNetworks(contrail, id, [props.leftNetworkUuid, props.rightNetworkUuid].filter(Boolean));
+    const attachedTo = attachedFromBackRefs(obj, [props.leftNetworkUuid, props.rightNetworkUuid].filter(Boolean));
     const rules = ((obj.network_policy_entries as any)?.policy_rule ?? []) as any[];
     return {
       id,

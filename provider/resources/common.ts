@@ -214,7 +214,9 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     if (v !== undefined) return v;
     if (Date.now() >= deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, intervalMs * 4, Math.max(deadline - Date.now(), 10));
+    // Back off from 200 ms up to intervalMs, never past the deadline: an asynchronous change that
+    // lands between polls is noticed within intervalMs (a longer cap made 10 parallel deletes slow).
+    delay = Math.min(delay * 2, intervalMs, Math.max(deadline - Date.now(), 10));
   }
 }
 

@@ -196,7 +196,7 @@ async function waitForVmsGone(session: Session, contrail: ContrailClient, vms: s
       if (await contrail.read("virtual-machine", id)) return undefined;
     }
     return true;
-  }, 1000);
+  }, 500);
 }
 
 function outputsFrom(i: ServiceInstanceInputs, p: InstancePlan, vms: string[]): ServiceInstanceOutputs {

@@ -337,6 +337,25 @@ describe("Session against a fake Keystone", () => {
     expect((await s.auth()).token).toBe("v3tok-2");
   });
 
+  it("concurrent requests of one principal share one login (a refresh of many resources logs in once)", async () => {
+    const s = session();
+    const others = [new Session(s.conn), new Session(s.conn)];
+    const rs = await Promise.all([ping(s, "a"), ping(s, "b"), ...others.map((o) => ping(o, "c"))]);
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(fake.issued).toEqual(["v3tok-1"]);
+    expect(fake.serviceTokens).toEqual(["v3tok-1", "v3tok-1", "v3tok-1", "v3tok-1"]);
+  });
+
+  it("a failed shared login fails every waiter, and the next request logs in again", async () => {
+    const s = session();
+    fake.refuseAuth = true;
+    const results = await Promise.allSettled([ping(s, "a"), ping(s, "b")]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    fake.refuseAuth = false;
+    expect((await ping(s, "c")).status).toBe(200);
+    expect(fake.issued).toEqual(["v3tok-1"]);
+  });
+
   it("shares the token between two sessions of the same principal", async () => {
     const s = session();
     await ping(s);
