@@ -12,7 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { ConnectionArgs } from "../config";
-import { DockerAggregate } from "../resources/dockerAggregate";
+import { DockerAggregate, DockerAggregateArgs } from "../resources/dockerAggregate";
 import { DockwallImage, DockwallImageArgs } from "../resources/dockwallImage";
 import { ServiceTemplate, ServiceTemplateArgs } from "../resources/serviceTemplate";
 import { ServiceInstance } from "../resources/serviceInstance";
@@ -45,8 +45,8 @@ export interface ServiceChainArgs {
   management: ChainNetworkArgs;
   /** nova-compute host names dedicated to docker. */
   computeHosts: pulumi.Input<pulumi.Input<string>[]>;
-  /** Aggregate and availability zone. Default name and zone "docker". */
-  aggregate?: { name?: pulumi.Input<string>; availabilityZone?: pulumi.Input<string>; metadata?: pulumi.Input<Record<string, pulumi.Input<string>>> };
+  /** Aggregate and availability zone (default name and zone "docker"), and the hosts to prepare over SSH. */
+  aggregate?: Pick<DockerAggregateArgs, "name" | "availabilityZone" | "metadata" | "hostAccess" | "glanceHost" | "novaDocker" | "glanceConfigPath" | "restoreOnDelete">;
   /** The VNF image: built from `provider/image` (`build`) or a prebuilt local `repo:tag` (`imageRef`), saved into Glance. */
   image: Omit<DockwallImageArgs, "connection">;
   /** Service template settings. Default name `<component name>-template`. */
@@ -132,7 +132,7 @@ export class ServiceChain extends pulumi.ComponentResource {
 
     this.aggregate = new DockerAggregate(
       `${name}-aggregate`,
-      { connection, name: args.aggregate?.name, availabilityZone: args.aggregate?.availabilityZone, metadata: args.aggregate?.metadata, hosts: args.computeHosts },
+      { ...args.aggregate, connection, hosts: args.computeHosts },
       child,
     );
     // The image waits for the aggregate: preparing the hosts is also what lets Glance accept docker.

@@ -8,14 +8,32 @@
  * anything. Hosts and metadata are updated in place (remove first, then add); name and zone are
  * updated with PUT. Delete removes every host first (Nova refuses to delete a non-empty aggregate).
  *
- * Host preparation over SSH (making each host a nova-docker host, letting Glance accept docker)
- * plugs in through `provider/host` (`prepareHosts`); see that module.
+ * Host preparation over SSH (the seed's steps, see `provider/host`): hosts listed in `hostAccess`
+ * are made nova-docker hosts before they join the aggregate (nova-compute restarted only when
+ * something changed, and waited for until Nova reports it up again); `glanceHost` gets `docker`
+ * into Glance's container formats. What is found on the hosts is recorded in the (secret) outputs
+ * `hostReports` / `glanceReport`: refresh reads it again, so a hand edit shows as drift and the
+ * next `up` repairs it. `restoreOnDelete` puts the original files back on delete.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../config";
 import { Aggregate, ComputeService, NovaClient } from "../clients/nova";
 import { isApiError } from "../clients/http";
-import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, log, sessionFor } from "./common";
+import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
+import type { ComputeReport, ComputeSettings, GlanceReport, SshConnection } from "../host";
+import {
+  GLANCE_API_CONF,
+  NOVA_COMPUTE_CONF,
+  NOVA_DOCKER_DRIVER,
+  OPENCONTRAIL_VIF_DRIVER,
+  inspectComputeHost,
+  inspectGlanceHost,
+  prepareComputeHost,
+  prepareGlanceHost,
+  restoreComputeHost,
+  restoreGlanceHost,
+  sshProblems,
+} from "../host";
 
 export interface DockerAggregateArgs {
   /** Connection settings (secret as a whole); default: stack config, then OS_* variables, then clouds.yaml. */
@@ -28,6 +46,19 @@ export interface DockerAggregateArgs {
   hosts: pulumi.Input<pulumi.Input<string>[]>;
   /** Extra aggregate metadata (string values, at most 255 bytes). */
   metadata?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * SSH access to compute hosts to prepare, keyed by their nova-compute host name (secret as a
+   * whole). Hosts without an entry are taken as already prepared by hand.
+   */
+  hostAccess?: pulumi.Input<Record<string, pulumi.Input<SshConnection>>>;
+  /** SSH access to the controller running glance-api, to let Glance accept docker (secret). */
+  glanceHost?: pulumi.Input<SshConnection>;
+  /** nova-compute.conf settings. Defaults: the nova-docker driver and the OpenContrail VIF driver, other settings kept. */
+  novaDocker?: pulumi.Input<{ computeDriver?: pulumi.Input<string>; vifDriver?: pulumi.Input<string>; replaceConfig?: pulumi.Input<boolean>; configPath?: pulumi.Input<string> }>;
+  /** Path of glance-api.conf on glanceHost. Default /etc/glance/glance-api.conf. */
+  glanceConfigPath?: pulumi.Input<string>;
+  /** On delete, put back the files as they were before dockwall changed them. Default false. */
+  restoreOnDelete?: pulumi.Input<boolean>;
 }
 
 export interface DockerAggregateInputs {
@@ -36,11 +67,20 @@ export interface DockerAggregateInputs {
   availabilityZone: string;
   hosts: string[];
   metadata: Record<string, string>;
+  hostAccess?: Record<string, SshConnection>;
+  glanceHost?: SshConnection;
+  novaDocker: ComputeSettings;
+  glanceConfigPath: string;
+  restoreOnDelete: boolean;
 }
 
 export interface DockerAggregateOutputs extends DockerAggregateInputs {
   aggregateId: number;
   uuid?: string;
+  /** Per prepared host: what is there (driver settings, docker group, Docker version) and the originals kept. Secret. */
+  hostReports?: Record<string, ComputeReport>;
+  /** The controller: Glance's container formats and the originals kept. Secret. */
+  glanceReport?: GlanceReport;
 }
 
 export function checkDockerAggregate(_olds: unknown, news: any): { inputs: DockerAggregateInputs; failures: { property: string; reason: string }[] } {
@@ -73,6 +113,27 @@ export function checkDockerAggregate(_olds: unknown, news: any): { inputs: Docke
   if (metadata && typeof metadata === "object" && "availability_zone" in metadata) {
     c.fail("metadata.availability_zone", "metadata must not set availability_zone: use the availabilityZone input");
   }
+  if (news.hostAccess !== undefined && news.hostAccess !== UNKNOWN) {
+    if (typeof news.hostAccess !== "object" || news.hostAccess === null || Array.isArray(news.hostAccess)) {
+      c.fail("hostAccess", "hostAccess must map nova-compute host names to SSH connections");
+    } else {
+      for (const [h, conn] of Object.entries(news.hostAccess)) {
+        if (Array.isArray(hosts) && !hosts.includes(h)) c.fail(`hostAccess.${h}`, `hostAccess.${h}: "${h}" is not in hosts (${hosts.join(", ")})`);
+        if (conn !== UNKNOWN && !JSON.stringify(conn).includes(UNKNOWN)) for (const p of sshProblems(conn, `hostAccess.${h}`)) c.fail(p.property, p.reason);
+      }
+    }
+  }
+  if (news.glanceHost !== undefined && news.glanceHost !== UNKNOWN && !JSON.stringify(news.glanceHost).includes(UNKNOWN)) {
+    for (const p of sshProblems(news.glanceHost, "glanceHost")) c.fail(p.property, p.reason);
+  }
+  const nd = news.novaDocker ?? {};
+  for (const k of ["computeDriver", "vifDriver", "configPath"]) {
+    if (nd[k] !== undefined && nd[k] !== UNKNOWN && (typeof nd[k] !== "string" || !/^[A-Za-z0-9_./-]{1,255}$/.test(nd[k]))) {
+      c.fail(`novaDocker.${k}`, `novaDocker.${k} must be a ${k === "configPath" ? "file path" : "Python class path such as " + NOVA_DOCKER_DRIVER}`);
+    }
+  }
+  if (nd.replaceConfig !== undefined && nd.replaceConfig !== UNKNOWN) c.boolean("novaDocker.replaceConfig", nd.replaceConfig);
+  if (news.restoreOnDelete !== undefined && news.restoreOnDelete !== UNKNOWN) c.boolean("restoreOnDelete", news.restoreOnDelete);
   if (!c.failures.length) checkConnectionResolvable(c, news.connection);
   return {
     inputs: {
@@ -81,9 +142,61 @@ export function checkDockerAggregate(_olds: unknown, news: any): { inputs: Docke
       availabilityZone: az,
       hosts: Array.isArray(hosts) ? hosts : hosts,
       metadata,
+      ...(news.hostAccess !== undefined ? { hostAccess: news.hostAccess } : {}),
+      ...(news.glanceHost !== undefined ? { glanceHost: news.glanceHost } : {}),
+      novaDocker: {
+        computeDriver: nd.computeDriver ?? NOVA_DOCKER_DRIVER,
+        vifDriver: nd.vifDriver ?? OPENCONTRAIL_VIF_DRIVER,
+        replaceConfig: nd.replaceConfig ?? false,
+        configPath: nd.configPath ?? NOVA_COMPUTE_CONF,
+      },
+      glanceConfigPath: news.glanceConfigPath ?? GLANCE_API_CONF,
+      restoreOnDelete: news.restoreOnDelete ?? false,
     },
     failures: c.failures,
   };
+}
+
+/** Prepare the hosts (idempotent): compute hosts first, each waited for in Nova after a restart, then Glance. */
+async function prepareHosts(nova: NovaClient, i: DockerAggregateInputs, olds?: Partial<DockerAggregateOutputs>): Promise<{ hostReports?: Record<string, ComputeReport>; glanceReport?: GlanceReport }> {
+  const out: { hostReports?: Record<string, ComputeReport>; glanceReport?: GlanceReport } = {};
+  if (i.hostAccess && Object.keys(i.hostAccess).length) {
+    out.hostReports = {};
+    for (const [h, ssh] of Object.entries(i.hostAccess)) {
+      const before = (await nova.listServices({ binary: "nova-compute", host: h }))[0];
+      const t0 = Date.now();
+      const r = await prepareComputeHost(h, ssh, i.novaDocker, olds?.hostReports?.[h]?.originals ?? {});
+      if (r.restarted.length) {
+        await waitFor(`nova-compute on ${h} to report up after its restart`, 120_000, async () => {
+          const svc = (await nova.listServices({ binary: "nova-compute", host: h }))[0];
+          return svc && svc.state === "up" && svc.updated_at !== before?.updated_at ? true : undefined;
+        });
+      }
+      log(`host ${h}: ${r.changed.length ? `changed ${r.changed.join(", ")}; restarted ${r.restarted.join(", ")}` : "already a nova-docker host, nothing changed"} (Docker ${r.dockerVersion}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      out.hostReports[h] = r;
+    }
+  }
+  if (i.glanceHost) {
+    const r = await prepareGlanceHost(i.glanceHost, i.glanceConfigPath, olds?.glanceReport?.originals ?? {});
+    log(`glance host: ${r.changed.length ? `container_formats = ${r.containerFormats}; restarted glance-api` : "already accepts docker"}`);
+    out.glanceReport = r;
+  }
+  return out;
+}
+
+/** Hosts whose recorded state differs from what the inputs ask (found by refresh): offline. */
+export function hostDrift(olds: Partial<DockerAggregateOutputs>, news: DockerAggregateInputs): string[] {
+  const drift: string[] = [];
+  for (const h of Object.keys(news.hostAccess ?? {})) {
+    const r = olds.hostReports?.[h];
+    if (!r) drift.push(`hostReports.${h}`);
+    else if (r.computeDriver !== news.novaDocker.computeDriver || r.vifDriver !== news.novaDocker.vifDriver || !r.novaInDockerGroup) drift.push(`hostReports.${h}`);
+  }
+  if (news.glanceHost) {
+    const formats = (olds.glanceReport?.containerFormats ?? "").split(",").map((x) => x.trim());
+    if (!formats.includes("docker")) drift.push("glanceReport");
+  }
+  return drift;
 }
 
 /** Metadata without the key Nova adds for the zone. */
@@ -135,14 +248,17 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: DockerAggregateOutputs, news: DockerAggregateInputs) {
-    const changed = changedKeys(olds, news, ["name", "availabilityZone", "metadata", "connection"]);
+    const changed = changedKeys(olds, news, ["name", "availabilityZone", "metadata", "connection", "hostAccess", "glanceHost", "novaDocker", "glanceConfigPath", "restoreOnDelete"]);
     const hostsChanged = containsUnknownHosts(news.hosts) || [...(olds.hosts ?? [])].sort().join(",") !== [...(news.hosts ?? [])].sort().join(",");
-    return { changes: changed.length > 0 || hostsChanged, replaces: [] };
+    const drift = hostDrift(olds, news);
+    return { changes: changed.length > 0 || hostsChanged || drift.length > 0, replaces: [] };
   },
 
   async create(inputs: DockerAggregateInputs) {
     const nova = new NovaClient(sessionFor(inputs.connection));
     await validateHosts(nova, inputs.hosts, inputs.availabilityZone);
+    // The hosts are made nova-docker hosts before they join the zone svc-monitor boots into.
+    const reports = await prepareHosts(nova, inputs);
     let agg: Aggregate;
     try {
       agg = await nova.createAggregate(inputs.name, inputs.availabilityZone);
@@ -164,16 +280,36 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
       await nova.deleteAggregate(agg.id).catch(() => undefined);
       throw new Error(`DockerAggregate ${inputs.name}: ${(e as Error).message} (the aggregate was removed again)`);
     }
-    return { id: String(agg.id), outs: outputsFrom(inputs, agg) };
+    return { id: String(agg.id), outs: { ...outputsFrom(inputs, agg), ...reports } };
   },
 
   async read(id, props: DockerAggregateOutputs) {
     const nova = new NovaClient(sessionFor(props.connection));
     const agg = await nova.getAggregate(Number(id));
     if (!agg) return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
+    // What is on the prepared hosts now: a hand edit shows as drift (see hostDrift).
+    let hostReports = props.hostReports;
+    if (props.hostAccess && props.novaDocker) {
+      hostReports = {};
+      for (const [h, ssh] of Object.entries(props.hostAccess)) {
+        const prev = props.hostReports?.[h];
+        hostReports[h] = { name: h, changed: [], restarted: [], originals: prev?.originals ?? {}, ...(await inspectComputeHost(h, ssh, props.novaDocker)) };
+      }
+    }
+    let glanceReport = props.glanceReport;
+    if (props.glanceHost) glanceReport = { changed: [], restarted: [], originals: props.glanceReport?.originals ?? {}, ...(await inspectGlanceHost(props.glanceHost, props.glanceConfigPath)) };
     return {
       id,
-      props: { ...props, name: agg.name, availabilityZone: agg.availability_zone ?? "", hosts: agg.hosts, metadata: userMetadata(agg), aggregateId: agg.id },
+      props: {
+        ...props,
+        name: agg.name,
+        availabilityZone: agg.availability_zone ?? "",
+        hosts: agg.hosts,
+        metadata: userMetadata(agg),
+        aggregateId: agg.id,
+        ...(hostReports ? { hostReports } : {}),
+        ...(glanceReport ? { glanceReport } : {}),
+      },
     };
   },
 
@@ -185,6 +321,7 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
     const toRemove = agg.hosts.filter((h) => !news.hosts.includes(h));
     const toAdd = news.hosts.filter((h) => !agg!.hosts.includes(h));
     await validateHosts(nova, toAdd, news.availabilityZone, agg.hosts);
+    const reports = await prepareHosts(nova, news, olds);
     for (const h of toRemove) agg = await nova.removeHost(aggId, h);
     const fields: { name?: string; availability_zone?: string } = {};
     if (agg.name !== news.name) fields.name = news.name;
@@ -193,7 +330,7 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
     for (const h of toAdd) agg = await nova.addHost(aggId, h);
     const patch = metadataPatch(userMetadata(agg), news.metadata);
     if (Object.keys(patch).length) agg = await nova.setMetadata(aggId, patch);
-    return { outs: outputsFrom(news, agg) };
+    return { outs: { ...outputsFrom(news, agg), ...reports } };
   },
 
   async delete(id, props: DockerAggregateOutputs) {
@@ -208,6 +345,16 @@ export const dockerAggregateProvider: pulumi.dynamic.ResourceProvider = {
       }
     }
     await nova.deleteAggregate(agg.id);
+    if (props.restoreOnDelete) {
+      for (const [h, ssh] of Object.entries(props.hostAccess ?? {})) {
+        const restored = await restoreComputeHost(h, ssh, props.hostReports?.[h]?.originals ?? {});
+        if (restored.length) log(`host ${h}: restored ${restored.join(", ")} and restarted nova-compute`);
+      }
+      if (props.glanceHost) {
+        const restored = await restoreGlanceHost(props.glanceHost, props.glanceReport?.originals ?? {});
+        if (restored.length) log(`glance host: restored ${restored.join(", ")} and restarted glance-api`);
+      }
+    }
   },
 };
 
@@ -222,13 +369,29 @@ export class DockerAggregate extends pulumi.dynamic.Resource {
   declare readonly hosts: pulumi.Output<string[]>;
   declare readonly metadata: pulumi.Output<Record<string, string>>;
   declare readonly aggregateId: pulumi.Output<number>;
+  /** Per prepared host: driver settings found, Docker version, what changed (secret: it holds the original files). */
+  declare readonly hostReports: pulumi.Output<Record<string, ComputeReport> | undefined>;
+  declare readonly glanceReport: pulumi.Output<GlanceReport | undefined>;
 
   constructor(name: string, args: DockerAggregateArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       dockerAggregateProvider,
       name,
-      { name: undefined, availabilityZone: undefined, metadata: undefined, ...args, connection: args.connection ? pulumi.secret(args.connection) : undefined, aggregateId: undefined, uuid: undefined },
-      opts,
+      {
+        name: undefined,
+        availabilityZone: undefined,
+        metadata: undefined,
+        ...args,
+        connection: args.connection ? pulumi.secret(args.connection) : undefined,
+        hostAccess: args.hostAccess ? pulumi.secret(args.hostAccess) : undefined,
+        glanceHost: args.glanceHost ? pulumi.secret(args.glanceHost) : undefined,
+        aggregateId: undefined,
+        uuid: undefined,
+        hostReports: undefined,
+        glanceReport: undefined,
+      },
+      // Config files can hold credentials (database URLs, RabbitMQ passwords): their originals stay secret.
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "hostReports", "glanceReport"] },
       "dockwall",
       "DockerAggregate",
     );

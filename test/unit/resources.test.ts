@@ -18,7 +18,7 @@ import {
   serviceInstanceProvider,
 } from "../../provider/resources/serviceInstance";
 import { ChainPolicyOutputs, PolicyPlan, chainPolicyProvider, checkChainPolicy, policyEntries } from "../../provider/resources/chainPolicy";
-import { DockerAggregateOutputs, checkDockerAggregate, dockerAggregateProvider, metadataPatch } from "../../provider/resources/dockerAggregate";
+import { DockerAggregateOutputs, checkDockerAggregate, dockerAggregateProvider, hostDrift, metadataPatch } from "../../provider/resources/dockerAggregate";
 import { DockwallImageOutputs, checkDockwallImage, dockwallImageProvider, parseImageRef } from "../../provider/resources/dockwallImage";
 
 type Failure = { property: string; reason: string };
@@ -516,7 +516,37 @@ describe("DockerAggregate", () => {
     it("fills in the defaults", () => {
       const { inputs, failures } = checkDockerAggregate({}, minimal);
       expect(failures).toEqual([]);
-      expect(inputs).toEqual({ name: "docker", availabilityZone: "docker", hosts: ["compute-1"], metadata: {} });
+      expect(inputs).toEqual({
+        name: "docker",
+        availabilityZone: "docker",
+        hosts: ["compute-1"],
+        metadata: {},
+        novaDocker: { computeDriver: "novadocker.virt.docker.DockerDriver", vifDriver: "novadocker.virt.docker.opencontrail.OpenContrailVIFDriver", replaceConfig: false, configPath: "/etc/nova/nova-compute.conf" },
+        glanceConfigPath: "/etc/glance/glance-api.conf",
+        restoreOnDelete: false,
+      });
+    });
+
+    it("refuses host access without a pinned host key, for a host not in hosts, and bad SSH settings, naming each property", () => {
+      const { failures } = checkDockerAggregate({}, {
+        ...minimal,
+        hostAccess: { "compute-1": { host: "10.0.0.5", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----" }, "compute-9": { host: "h", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEx", agent: "/run/agent", port: 70000 } },
+        glanceHost: { host: "ctl", hostKey: "not a key", agent: "/a" },
+        novaDocker: { computeDriver: "bad driver!" },
+      });
+      const props = failures.map((f) => f.property);
+      expect(props).toEqual(expect.arrayContaining(["hostAccess.compute-1.hostKey", "hostAccess.compute-9", "hostAccess.compute-9.port", "glanceHost.hostKey", "novaDocker.computeDriver"]));
+      expect(failures.find((f) => f.property === "hostAccess.compute-1.hostKey")!.reason).toMatch(/known_hosts/);
+      // No secret in any message.
+      expect(JSON.stringify(failures)).not.toMatch(/BEGIN OPENSSH/);
+    });
+
+    it("diff: a hand edit found by refresh on a prepared host is a change; the state asked for is none", () => {
+      const { inputs } = checkDockerAggregate({}, { ...minimal, hostAccess: { "compute-1": { host: "h", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEx", agent: "/a" } } });
+      const good = { computeDriver: inputs.novaDocker.computeDriver, vifDriver: inputs.novaDocker.vifDriver, novaInDockerGroup: true, dockerVersion: "20.10", name: "compute-1", changed: [], restarted: [], originals: {} };
+      expect(hostDrift({ hostReports: { "compute-1": good } }, inputs)).toEqual([]);
+      expect(hostDrift({ hostReports: { "compute-1": { ...good, computeDriver: "libvirt.LibvirtDriver" } } }, inputs)).toEqual(["hostReports.compute-1"]);
+      expect(hostDrift({ hostReports: { "compute-1": { ...good, novaInDockerGroup: false } } }, inputs)).toEqual(["hostReports.compute-1"]);
     });
 
     it("refuses duplicate and empty host lists, and bad host names", () => {
