@@ -152,7 +152,7 @@ describe("ServiceChain component", () => {
       expect(sf.containsSecrets).toBe(false);
       const requires = Array.from(sf.text.matchAll(/require\("([^"]+)"\)/g)).map((m) => m[1]);
       // Only Node built-ins and packages by name: nothing relative, nothing deep.
-      for (const r of requires) expect(r, `${name} requires ${r}`).toMatch(/^(crypto|fs|os|path|http|https|stream|dockerode|js-yaml)$/);
+      for (const r of requires) expect(r, `${name} requires ${r}`).toMatch(/^(crypto|fs|os|path|http|https|stream|dockerode|js-yaml|node-ssh)$/);
       expect(sf.text.length, `${name} serialized size`).toBeLessThan(200_000);
       const m = new Module(`${name}.js`);
       m.filename = `${process.cwd()}/${name}.js`;
