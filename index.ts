@@ -12,12 +12,16 @@
  *   dockwall:namePrefix      prefix of every name (default "dw")
  *   dockwall:leftCidr / rightCidr / managementCidr   subnets (default 10.0.0.0/24, 10.0.1.0/24, 172.16.0.0/24)
  *   dockwall:leftNetworkId / rightNetworkId / managementNetworkId   use existing networks instead
+ *   dockwall:hostAccess      (secret) SSH access to the compute hosts to prepare, {"<host>": {host, port?, user?,
+ *                            privateKey | agent, hostKey, jumpHost?, sudo?}}; hosts without an entry are taken as prepared
+ *   dockwall:glanceHost      (secret) SSH access to the controller, to let Glance accept docker
+ *   dockwall:restoreOnDelete put the hosts' original files back on destroy (default false)
  *
  * Connection settings come from dockwall:* / openstack:* config, OS_* variables or clouds.yaml
  * (see README "Configuration").
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ChainNetworkArgs, FirewallRule, ServiceChain } from "./provider";
+import { ChainNetworkArgs, FirewallRule, ServiceChain, SshConnection } from "./provider";
 
 const cfg = new pulumi.Config("dockwall");
 const prefix = cfg.get("namePrefix") ?? "dw";
@@ -32,6 +36,11 @@ const chain = new ServiceChain(prefix, {
   right: network("right", "10.0.1.0/24"),
   management: network("management", "172.16.0.0/24"),
   computeHosts: cfg.getObject<string[]>("computeHosts") ?? ["dw-compute-1"],
+  aggregate: {
+    hostAccess: cfg.getSecretObject<Record<string, SshConnection>>("hostAccess"),
+    glanceHost: cfg.getSecretObject<SshConnection>("glanceHost"),
+    restoreOnDelete: cfg.getBoolean("restoreOnDelete") ?? false,
+  },
   image: cfg.get("imageRef")
     ? { imageRef: cfg.require("imageRef") }
     : {

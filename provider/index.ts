@@ -9,3 +9,4 @@ export { ServiceInstance, ServiceInstanceArgs } from "./resources/serviceInstanc
 export { ChainPolicy, ChainPolicyArgs, ChainRule, PortRange } from "./resources/chainPolicy";
 export { ServiceChain, ServiceChainArgs, ChainNetworkArgs, NewNetworkArgs, ExistingNetworkArgs } from "./components/serviceChain";
 export { ApiError } from "./clients/http";
+export { SshConnection } from "./host/ssh";
