@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job (README quick start):
-#   bash scripts/demo.sh        install what is missing, start the lab (control plane + real data
-#                               plane) in the background, `pulumi up` the root service-chain stack
+#   bash scripts/demo.sh        install what is missing, start the lab (control plane, real data
+#                               plane, and a controller + compute host reachable over SSH) in the
+#                               background, `pulumi up` the root service-chain stack (which prepares
+#                               those hosts the way the seed's manual steps did)
 #                               against it, and show traffic crossing the dockwall firewall
 #   bash scripts/demo.sh down   destroy the stack and stop the lab (it removes what it recorded)
 set -euo pipefail
@@ -19,7 +21,7 @@ case "${1:-up}" in
       say "starting the lab in the background (log: .lab/lab.log)"
       mkdir -p .lab
       rm -f .lab/endpoints.json
-      setsid nohup node lib/test/lab/cli.js up --data-plane lib/test/lab/data-plane/index.js --accept-docker > .lab/lab.log 2>&1 < /dev/null &
+      setsid nohup node lib/test/lab/cli.js up --data-plane lib/test/lab/data-plane/index.js --hosts > .lab/lab.log 2>&1 < /dev/null &
       for _ in $(seq 1 300); do
         [ -s .lab/endpoints.json ] && break
         if ! kill -0 $! 2>/dev/null; then cat .lab/lab.log; echo "[demo] the lab did not start" >&2; exit 1; fi

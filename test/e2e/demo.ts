@@ -6,8 +6,9 @@
  *   node lib/test/e2e/demo.js up     deploy (or converge) the "demo" stack and show it working
  *   node lib/test/e2e/demo.js down   destroy the stack and remove its state
  *
- * Expects a lab started by `node lib/test/lab/cli.js up --data-plane … --accept-docker` (the
- * script does that). State: `.lab/state` (file:// backend), passphrase "dockwall-lab".
+ * Expects a lab started by `node lib/test/lab/cli.js up --data-plane … --hosts` (the script does
+ * that): the stack prepares the lab's compute host and controller over SSH (`.lab/hosts.json`,
+ * given as secret config). State: `.lab/state` (file:// backend), passphrase "dockwall-lab".
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -56,7 +57,15 @@ async function up(): Promise<void> {
   for (const [role, id] of Object.entries(nets)) console.log(`  dw-${role.padEnd(10)} ${id}`);
 
   heading("pulumi up (stack \"demo\", root Pulumi.yaml)");
+  const hostsFile = path.join(labDir, "hosts.json");
+  if (!fs.existsSync(hostsFile)) throw new Error("the running lab has no hosts: start it with --hosts (scripts/demo.sh does)");
+  const hosts = JSON.parse(fs.readFileSync(hostsFile, "utf8")) as { hostAccess: unknown; glanceHost: unknown; computeHost: string };
   const stack = await chainStack({ stackName: STACK, stateDir, env, config: rootStackConfig(nets, { "dockwall:firewallRules": RULES }) });
+  // SSH access (with the lab's private key) goes in as secret config: encrypted in the state.
+  await stack.setAllConfig({
+    "dockwall:hostAccess": { value: JSON.stringify(hosts.hostAccess), secret: true },
+    "dockwall:glanceHost": { value: JSON.stringify(hosts.glanceHost), secret: true },
+  });
   const t0 = Date.now();
   const res = await stack.up({ onOutput: (s) => process.stdout.write(s) });
   console.log(`pulumi up: ${res.summary.result} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -7,6 +7,9 @@
  *           `createDataPlane(): DataPlane | Promise<DataPlane>` (default: no data plane).
  *           `--accept-docker` makes Glance accept container_format docker from the start (what
  *           the controller's glance-api.conf would say once prepared).
+ *           `--hosts` also starts the lab's controller and compute host (containers with sshd
+ *           whose config files decide what Glance and Nova do) and writes their SSH access to
+ *           `.lab/hosts.json` (mode 0600: it holds the lab's private key).
  *           With a data plane, a loopback admin endpoint (`admin` in `.lab/endpoints.json`)
  *           answers `POST /probe {leftNetworkId, rightNetworkId, serverId, tcpPorts?}` with the
  *           seed's demonstration (see data-plane/probe.ts).
@@ -20,6 +23,7 @@ import { createServer, type Server } from "node:http";
 import { startLab, type Lab } from "./control-plane";
 import type { LabDataPlane } from "./data-plane";
 import { chainProbe } from "./data-plane/probe";
+import { startLabHosts, type LabHosts } from "./hosts";
 
 /** The repository root: the nearest directory above this file with a package.json. */
 function repoRoot(): string {
@@ -72,6 +76,17 @@ async function up(args: string[]): Promise<void> {
     log: args.includes("--verbose") ? (line) => console.log(line) : undefined,
   });
   if (args.includes("--accept-docker")) lab.setGlanceContainerFormats(["ami", "ari", "aki", "bare", "ovf", "ova", "docker"]);
+  let hosts: LabHosts | undefined;
+  if (args.includes("--hosts")) {
+    hosts = await startLabHosts(lab);
+    mkdirSync(labDir, { recursive: true });
+    const access = (h: LabHosts["compute"]) => ({ host: h.host, port: h.port, user: "root", privateKey: hosts!.privateKey, hostKey: h.hostKey });
+    writeFileSync(
+      join(labDir, "hosts.json"),
+      JSON.stringify({ hostAccess: { [hosts.compute.name]: access(hosts.compute) }, glanceHost: access(hosts.controller), computeHost: hosts.compute.name }, null, 2) + "\n",
+      { mode: 0o600 },
+    );
+  }
   const admin = dataPlane && "exec" in dataPlane ? await adminServer(lab, dataPlane as LabDataPlane) : undefined;
   mkdirSync(labDir, { recursive: true });
   const env = lab.env();
@@ -91,6 +106,7 @@ async function up(args: string[]): Promise<void> {
     stopping = true;
     console.log(`\n${signal}: stopping the lab`);
     admin?.server.close();
+    await hosts?.stop().catch((e: unknown) => console.error(`hosts: ${e instanceof Error ? e.message : String(e)}`));
     await lab.stop();
     // The data plane removes exactly what it recorded (namespaces, dnsmasq, containers, veths).
     const cleanup = (dataPlane as { cleanup?: () => Promise<string[]> } | undefined)?.cleanup;
@@ -98,7 +114,7 @@ async function up(args: string[]): Promise<void> {
       const removed = await cleanup.call(dataPlane).catch((e: unknown) => [`cleanup failed: ${e instanceof Error ? e.message : String(e)}`]);
       console.log(`data plane: removed ${removed.length} recorded object(s)`);
     }
-    for (const f of [pidFile, envFile, endpointsFile]) rmSync(f, { force: true });
+    for (const f of [pidFile, envFile, endpointsFile, join(labDir, "hosts.json")]) rmSync(f, { force: true });
     process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
@@ -173,7 +189,7 @@ async function main(): Promise<void> {
     case "status":
       return status();
     default:
-      console.error("usage: node lib/test/lab/cli.js up [--data-plane <module>] [--accept-docker] [--verbose] | down | status");
+      console.error("usage: node lib/test/lab/cli.js up [--data-plane <module>] [--accept-docker] [--hosts] [--verbose] | down | status");
       process.exitCode = 2;
   }
 }

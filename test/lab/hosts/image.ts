@@ -17,8 +17,10 @@ import { repoRoot } from "../data-plane/dataPlane";
 export const HOST_IMAGE_REPOSITORY = "dw-lab-host";
 export const BASE_IMAGE = process.env.DOCKWALL_BASE_IMAGE ?? "debian:bookworm-slim";
 
+/** The image files: next to this module in the sources, or test/lab/hosts/image from the compiled lib/. */
 export function hostImageDir(): string {
-  return path.join(__dirname, "image");
+  const here = path.join(__dirname, "image");
+  return fs.existsSync(here) ? here : path.join(repoRoot(), "test", "lab", "hosts", "image");
 }
 
 function listFiles(dir: string, prefix = ""): string[] {
