@@ -68,6 +68,17 @@ describe("DockerAggregate prepares its hosts over SSH", () => {
     }
   }, 60_000);
 
+  it("reaches a host through a jump host (ssh -J), checking both host keys, and only reads when nothing is to change", async () => {
+    const { inspectComputeHost } = await import("../../provider/host");
+    const viaJump = ssh(hosts.compute, { host: hosts.compute.bridgeIp, port: 22, jumpHost: ssh(hosts.controller) });
+    const state = await inspectComputeHost(hosts.compute.name, viaJump, { computeDriver: "x", vifDriver: "y", replaceConfig: false, configPath: "/etc/nova/nova-compute.conf" });
+    expect(state).toMatchObject({ computeDriver: "libvirt.LibvirtDriver", novaInDockerGroup: false, dockerVersion: "20.10.24+dfsg1" });
+    // A wrong key for the jump host is refused too.
+    const badJump = ssh(hosts.compute, { host: hosts.compute.bridgeIp, port: 22, jumpHost: ssh(hosts.controller, { hostKey: hosts.compute.hostKey }) });
+    await expect(inspectComputeHost(hosts.compute.name, badJump, { computeDriver: "x", vifDriver: "y", replaceConfig: false, configPath: "/etc/nova/nova-compute.conf" })).rejects.toThrow(/jump host.*not the pinned hostKey/);
+    expect(await hosts.restarts(hosts.compute, "nova-compute")).toBe(0);
+  }, 60_000);
+
   let made: { id: string; outs: any };
 
   it("a first create edits the files, restarts each service once, and only then joins the host to the aggregate; Glance accepts docker", async () => {
