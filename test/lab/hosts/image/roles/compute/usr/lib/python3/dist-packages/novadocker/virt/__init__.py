@@ -1,0 +1,1 @@
+# LAB STAND-IN: see novadocker/__init__.py.
