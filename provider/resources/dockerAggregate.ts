@@ -119,7 +119,7 @@ export function checkDockerAggregate(_olds: unknown, news: any): { inputs: Docke
     } else {
       for (const [h, conn] of Object.entries(news.hostAccess)) {
         if (Array.isArray(hosts) && !hosts.includes(h)) c.fail(`hostAccess.${h}`, `hostAccess.${h}: "${h}" is not in hosts (${hosts.join(", ")})`);
-        if (conn !== UNKNOWN && !JSON.stringify(conn).includes(UNKNOWN)) for (const p of sshProblems(conn, `hostAccess.${h}`)) c.fail(p.property, p.reason);
+        if (conn !== UNKNOWN && !JSON.stringify(conn ?? null).includes(UNKNOWN)) for (const p of sshProblems(conn, `hostAccess.${h}`)) c.fail(p.property, p.reason);
       }
     }
   }

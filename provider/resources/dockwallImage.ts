@@ -275,7 +275,9 @@ function checkBuild(c: Checker, b: any): DockwallBuildInputs | typeof UNKNOWN | 
   for (const k of Object.keys(b)) {
     if (!["firewallRules", "defaultPolicy", "baseImage", "repository", "contextDir"].includes(k)) c.fail(`build.${k}`, `build.${k} is not a known setting (allowed: firewallRules, defaultPolicy, baseImage, repository, contextDir)`);
   }
-  for (const issue of validateFirewallRules(b.firewallRules ?? [], "build.firewallRules")) c.fail(issue.property, issue.reason);
+  for (const issue of validateFirewallRules(b.firewallRules ?? [], "build.firewallRules")) {
+    c.fail(issue.property, issue.reason.includes(issue.property) ? issue.reason : `${issue.property}: ${issue.reason}`);
+  }
   if (b.defaultPolicy !== undefined && b.defaultPolicy !== "accept" && b.defaultPolicy !== "drop") c.fail("build.defaultPolicy", `build.defaultPolicy must be "accept" or "drop"; got ${JSON.stringify(b.defaultPolicy)}`);
   if (b.baseImage !== undefined && (typeof b.baseImage !== "string" || !/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/.test(b.baseImage))) c.fail("build.baseImage", `build.baseImage must be a Docker image reference such as "debian:bookworm-slim"; got ${JSON.stringify(b.baseImage)}`);
   if (b.repository !== undefined && (typeof b.repository !== "string" || !parseImageRef(`${b.repository}:x`))) c.fail("build.repository", `build.repository must be a Docker repository name (lower-case, e.g. "dockwall" or "registry:5000/team/dockwall"); got ${JSON.stringify(b.repository)}`);

@@ -111,6 +111,18 @@ describe("pulumi up / preview / refresh / destroy of the service-chain stack aga
     expect(await tcp(8080)).toBe(false);
   }, 900_000);
 
+  it("the exported state and the engine's output carry no plaintext password, token or key", async () => {
+    const state = JSON.stringify(await stack.exportStack());
+    const secrets = [lab.admin.password, lab.member.password, lab.admin.applicationCredential.secret].filter((x) => x && x.length >= 8);
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const secret of secrets) {
+      expect(state.includes(secret)).toBe(false);
+      expect(log.join("").includes(secret)).toBe(false);
+    }
+    expect(state).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+    expect(state).not.toMatch(/"x-auth-token"|X-Subject-Token/i);
+  });
+
   it("an immediate preview --expect-no-changes passes and makes no API request; refresh finds no drift", async () => {
     lab.counters.reset();
     const pv = await stack.preview({ expectNoChanges: true, onOutput });
