@@ -18,6 +18,8 @@ export interface Image {
   os_hash_algo?: string | null;
   os_hash_value?: string | null;
   size?: number | null;
+  /** ISO time Glance created the image. */
+  created_at?: string | null;
   /** Custom properties (v2: top-level keys; v1: `properties`). */
   properties: Record<string, string>;
 }
@@ -43,14 +45,14 @@ function fromV2(b: any): Image {
   return {
     id: b.id, name: b.name, status: b.status, container_format: b.container_format ?? null, disk_format: b.disk_format ?? null,
     visibility: b.visibility, checksum: b.checksum ?? null, os_hash_algo: b.os_hash_algo ?? null, os_hash_value: b.os_hash_value ?? null,
-    size: b.size ?? null, properties,
+    size: b.size ?? null, created_at: b.created_at ?? null, properties,
   };
 }
 
 function fromV1(b: any): Image {
   return {
     id: b.id, name: b.name, status: b.status, container_format: b.container_format ?? null, disk_format: b.disk_format ?? null,
-    visibility: b.is_public ? "public" : "private", checksum: b.checksum ?? null, size: b.size ?? null, properties: b.properties ?? {},
+    visibility: b.is_public ? "public" : "private", checksum: b.checksum ?? null, size: b.size ?? null, created_at: b.created_at ?? null, properties: b.properties ?? {},
   };
 }
 

@@ -89,6 +89,8 @@ export interface DockwallImageInputs {
   uploadTimeoutSeconds: number;
   /** Docker image id (sha256:…) of imageRef, recorded by check: new content is a visible diff. */
   contentId: string;
+  /** This resource's identity in Glance (property dockwall_owner), fixed in check. */
+  owner: string;
 }
 
 export interface DockwallImageOutputs extends DockwallImageInputs {
@@ -108,6 +110,8 @@ export const IMAGE_REPLACE_KEYS = ["imageRef", "contentId", "glanceApiVersion"] 
 export const IMAGE_UPDATE_KEYS = ["visibility", "properties", "docker", "uploadTimeoutSeconds", "connection"] as const;
 /** Property keys dockwall sets itself. */
 export const CONTENT_PROPERTY = "dockwall_content_id";
+/** Which DockwallImage made a Glance image (a uuid fixed in check): a retried create adopts only its own. */
+export const OWNER_PROPERTY = "dockwall_owner";
 
 /** A Docker reference with an explicit tag (not "latest", not a digest). */
 export function parseImageRef(ref: string): { repo: string; tag: string } | undefined {
@@ -220,7 +224,7 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
   if (news.properties && typeof news.properties === "object") {
     for (const k of Object.keys(news.properties)) {
       if (/^os_glance/.test(k)) c.fail(`properties.${k}`, `properties.${k}: keys starting with os_glance are reserved by Glance`);
-      if (k === CONTENT_PROPERTY) c.fail(`properties.${k}`, `properties.${k} is set by dockwall itself`);
+      if (k === CONTENT_PROPERTY || k === OWNER_PROPERTY) c.fail(`properties.${k}`, `properties.${k} is set by dockwall itself`);
     }
   }
   c.oneOf("glanceApiVersion", news.glanceApiVersion, ["auto", "1", "2"] as const);
@@ -259,6 +263,7 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
       glanceApiVersion: news.glanceApiVersion ?? "auto",
       uploadTimeoutSeconds: news.uploadTimeoutSeconds ?? 1800,
       contentId: contentId ?? UNKNOWN,
+      owner: typeof olds.owner === "string" && olds.owner ? olds.owner : (require("crypto") as typeof import("crypto")).randomUUID(),
     },
     failures: c.failures,
   };
@@ -332,7 +337,7 @@ function containsUnknownDeep(v: unknown): boolean {
 }
 
 function imageSpec(i: DockwallImageInputs): ImageCreate {
-  return { name: i.imageRef, containerFormat: "docker", diskFormat: "raw", visibility: i.visibility as ImageCreate["visibility"], properties: { ...i.properties, [CONTENT_PROPERTY]: i.contentId } };
+  return { name: i.imageRef, containerFormat: "docker", diskFormat: "raw", visibility: i.visibility as ImageCreate["visibility"], properties: { ...i.properties, [CONTENT_PROPERTY]: i.contentId, [OWNER_PROPERTY]: i.owner } };
 }
 
 /** Verify Glance's digest of what it stored against ours: multihash when offered, else MD5. */
@@ -349,13 +354,19 @@ export function verifyChecksum(img: Image, d: Digests): void {
 }
 
 async function uploadV2(glance: GlanceClient, i: DockwallImageInputs): Promise<Image> {
-  const existing = (await glance.findByNameV2(i.imageRef)).filter((x) => !["deleted", "pending_delete", "killed"].includes(x.status));
-  const mine = existing.find((x) => x.properties[CONTENT_PROPERTY] === i.contentId && x.status === "active");
+  const live = (x: Image) => !["deleted", "pending_delete", "killed"].includes(x.status);
+  const existing = (await glance.findByNameV2(i.imageRef)).filter(live);
+  // Only our own image (same owner: a create retried after its answer was lost) is adopted.
+  const mine = existing.find((x) => x.properties[OWNER_PROPERTY] === i.owner && x.properties[CONTENT_PROPERTY] === i.contentId && x.status === "active");
   if (mine) {
-    log(`image ${i.imageRef}: Glance already has this content as ${mine.id}; adopting it`);
+    log(`image ${i.imageRef}: Glance already has this resource's upload as ${mine.id}; adopting it`);
     return mine;
   }
-  if (existing.length) {
+  const leftover = existing.filter((x) => x.properties[OWNER_PROPERTY] === i.owner);
+  for (const x of leftover) await glance.deleteV2(x.id); // our own half-made upload from an interrupted attempt
+  const others = existing.filter((x) => x.properties[OWNER_PROPERTY] !== i.owner);
+  if (others.length) {
+    const existing = others;
     throw new Error(`Glance already has ${existing.length} image(s) named "${i.imageRef}" (${existing.map((x) => `${x.id} ${x.status}`).join(", ")}); nova-docker needs the name to be unique. Delete them or use another tag.`);
   }
   const img = await glance.createV2(imageSpec(i));
@@ -378,6 +389,16 @@ async function uploadV2(glance: GlanceClient, i: DockwallImageInputs): Promise<I
       return cur.status === "active" ? cur : undefined;
     });
     verifyChecksum(active, d);
+    // Another DockwallImage may have uploaded the same name at the same time. nova-docker needs one
+    // image per name: the earliest created one stays, the others remove themselves.
+    const rivals = (await glance.findByNameV2(i.imageRef)).filter((x) => live(x) && x.id !== img.id);
+    if (rivals.length) {
+      const order = (x: Image) => `${x.created_at ?? ""} ${x.id}`;
+      const winner = [active, ...rivals].sort((a, b) => (order(a) < order(b) ? -1 : 1))[0];
+      if (winner.id !== img.id) {
+        throw new Error(`another DockwallImage uploaded "${i.imageRef}" at the same time (Glance image ${winner.id}); nova-docker needs one image per name, so this upload was removed. Declare one DockwallImage per image.`);
+      }
+    }
     log(`image ${i.imageRef}: uploaded ${d.size} bytes to Glance as ${img.id}, checksum verified`);
     return active;
   } catch (e) {
@@ -466,6 +487,7 @@ export const dockwallImageProvider: pulumi.dynamic.ResourceProvider = {
     if (!img || img.status === "deleted" || img.status === "pending_delete") return { id: "", props: {} }; // an empty id tells the engine the resource is gone (undefined breaks the gRPC reply)
     const properties = { ...img.properties };
     delete properties[CONTENT_PROPERTY];
+    delete properties[OWNER_PROPERTY];
     return { id, props: { ...outputsFrom({ ...props, visibility: img.visibility ?? props.visibility, properties }, img, props.glanceVersion) } };
   },
 

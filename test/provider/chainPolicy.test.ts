@@ -87,6 +87,25 @@ describe("ChainPolicy against the lab", () => {
     await p.delete!(b.id, b.outs);
   });
 
+  it("concurrency: four policies attached to the same networks at the same time all end attached with their own sequences; deleting two leaves the others", async () => {
+    const seq = [3, 4, 5, 6];
+    const made = await Promise.all(
+      seq.map(async (major) => p.create(await checked(p, { connection, name: `pol-par-${major}`, leftNetwork: nets.left, rightNetwork: nets.right, services: [si.id], sequence: { major, minor: 1 } }))),
+    );
+    for (const vn of [nets.left, nets.right]) {
+      const refs = (await policyRefs(vn)).filter((r) => made.some((m) => m.id === r.uuid));
+      expect(refs).toHaveLength(4);
+      for (const m of made) expect(refs.find((r) => r.uuid === m.id)!.attr.sequence).toEqual({ major: m.outs.sequence.major, minor: 1 });
+    }
+    await Promise.all(made.slice(0, 2).map((m) => p.delete!(m.id, m.outs)));
+    for (const vn of [nets.left, nets.right]) {
+      const refs = (await policyRefs(vn)).filter((r) => made.some((m) => m.id === r.uuid));
+      expect(refs.map((r) => r.attr.sequence.major).sort()).toEqual([5, 6]);
+    }
+    await Promise.all(made.slice(2).map((m) => p.delete!(m.id, m.outs)));
+    expect((await policyRefs(nets.left)).filter((r) => made.some((m) => m.id === r.uuid))).toEqual([]);
+  });
+
   it("refuses bad rules in check, naming the property", async () => {
     const r = await p.check!({}, {
       connection, name: "bad", leftNetwork: nets.left, rightNetwork: nets.left, services: [],

@@ -100,10 +100,12 @@ describe("DockwallImage against the lab", () => {
     expect((await glance.getV2(id))!.properties.os_command_line).toBe("/sbin/init");
     expect(up.outs.visibility).toBe("private");
 
-    // A second image under the same name would make nova-docker's lookup ambiguous: refused.
-    const again = await checked(p, { connection, imageRef: ref });
-    const adopted = await p.create(again); // same content → adopts the existing image
+    // A create of the same resource retried after its answer was lost adopts its own image.
+    const adopted = await p.create(inputs);
     expect(adopted.id).toBe(id);
+    // Another DockwallImage under the same name would make nova-docker's lookup ambiguous: refused.
+    const other = await checked(p, { connection, imageRef: ref });
+    await expect(p.create(other)).rejects.toThrow(/Glance already has 1 image\(s\) named/);
 
     await p.delete!(id, up.outs);
     expect(await glance.getV2(id)).toBeUndefined();
@@ -141,5 +143,23 @@ describe("DockwallImage against the lab", () => {
     expect((await p.check!({}, { connection, imageRef: "dockwall" })).failures![0].property).toBe("imageRef");
     expect((await p.check!({}, { connection, imageRef: "dockwall:latest" })).failures![0].reason).toMatch(/content-unique tag/);
     expect((await p.check!({}, { connection, imageRef: "dw-test-image:does-not-exist" })).failures![0].reason).toMatch(/has no image/);
+  });
+
+  it("two DockwallImages uploading the same name at the same time: one image stays, intact and verified; the other removes its upload and says why", async () => {
+    lab.setGlanceContainerFormats(["bare", "docker"]);
+    const a = await checked(p, { connection, imageRef: ref });
+    const b = await checked(p, { connection, imageRef: ref });
+    expect(a.owner).not.toBe(b.owner);
+    const results = await Promise.allSettled([p.create(a), p.create(b)]);
+    const ok = results.filter((r): r is PromiseFulfilledResult<any> => r.status === "fulfilled");
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(ok).toHaveLength(1);
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0].reason.message)).toMatch(/(another DockwallImage uploaded|Glance already has 1 image\(s\) named)/);
+    const images = (await glance.findByNameV2(ref)).filter((x) => !["deleted", "pending_delete", "killed"].includes(x.status));
+    expect(images.map((x) => x.id)).toEqual([ok[0].value.id]);
+    expect(images[0].status).toBe("active");
+    expect(images[0].checksum).toBe(await saveDigest(ref));
+    await p.delete!(ok[0].value.id, ok[0].value.outs);
   });
 });

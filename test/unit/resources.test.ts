@@ -689,7 +689,7 @@ describe("DockwallImage", () => {
   });
 
   describe("diff", () => {
-    const inputs = { imageRef: "dockwall:v1", visibility: "public", properties: { os_command_line: "/init" }, glanceApiVersion: "auto" as const, uploadTimeoutSeconds: 1800, contentId: ID_A };
+    const inputs = { imageRef: "dockwall:v1", visibility: "public", properties: { os_command_line: "/init" }, glanceApiVersion: "auto" as const, uploadTimeoutSeconds: 1800, contentId: ID_A, owner: "11111111-2222-3333-4444-555555555555" };
     const olds: DockwallImageOutputs = { ...inputs, name: "dockwall:v1", glanceId: "img-1", glanceVersion: "2", status: "active", checksum: "c", sizeBytes: 10 };
     const diff = (news: Record<string, unknown>, o: Partial<DockwallImageOutputs> = {}) => dockwallImageProvider.diff!("img-1", { ...olds, ...o }, { ...inputs, ...news });
 
@@ -831,7 +831,7 @@ describe("DockwallImage update on Glance v1 (fake Keystone + Glance v1 on loopba
 
   it("a change that touches no Glance field reads the image with v1, not v2", async () => {
     const connection = { authUrl: `${base}/v3`, username: `v1-user`, password: "p", projectName: "demo", retries: 0 };
-    const inputs = { connection, imageRef: "dockwall:v1", visibility: "public", properties: {}, glanceApiVersion: "auto" as const, uploadTimeoutSeconds: 1800, contentId: "sha256:" + "a".repeat(64) };
+    const inputs = { connection, imageRef: "dockwall:v1", visibility: "public", properties: {}, glanceApiVersion: "auto" as const, uploadTimeoutSeconds: 1800, contentId: "sha256:" + "a".repeat(64), owner: "11111111-2222-3333-4444-555555555555" };
     const olds: DockwallImageOutputs = { ...inputs, name: "dockwall:v1", glanceId: "img-1", glanceVersion: "1", status: "active", checksum: "abc", sizeBytes: 10 };
     const news = { ...inputs, uploadTimeoutSeconds: 600 };
     expect((await dockwallImageProvider.diff!("img-1", olds, news)).replaces).toEqual([]);
