@@ -637,7 +637,10 @@ describe("DockwallImage", () => {
       const { inputs, failures } = await checkDockwallImage({}, { imageRef: "dockwall:3f2a" }, inspect);
       expect(failures).toEqual([]);
       expect(inspect.calls).toEqual(["dockwall:3f2a"]);
-      expect(inputs).toEqual({ imageRef: "dockwall:3f2a", visibility: "public", properties: {}, glanceApiVersion: "auto", uploadTimeoutSeconds: 1800, contentId: ID_A });
+      expect(inputs).toEqual({ imageRef: "dockwall:3f2a", visibility: "public", properties: {}, glanceApiVersion: "auto", uploadTimeoutSeconds: 1800, contentId: ID_A, owner: expect.stringMatching(UUID_RE) });
+      // The owner id is kept from the old inputs (a retried create adopts only its own upload).
+      const again = await checkDockwallImage(inputs, { imageRef: "dockwall:3f2a" }, inspect);
+      expect(again.inputs.owner).toBe(inputs.owner);
     });
 
     it("refuses an imageRef without a tag", async () => {
