@@ -65,8 +65,17 @@ export const CONTRAIL_HEADERS = { "content-type": 'application/json; charset="UT
 export class ContrailClient {
   constructor(private readonly session: Session) {}
 
-  private req(call: string, method: string, path: string, extra: { json?: unknown; query?: Record<string, string | undefined>; idempotent?: boolean; expect?: number[] } = {}) {
-    return this.session.request("contrail", { call, method, path, headers: CONTRAIL_HEADERS, ...extra });
+  private async req(call: string, method: string, path: string, extra: { json?: unknown; query?: Record<string, string | undefined>; idempotent?: boolean; expect?: number[] } = {}) {
+    try {
+      return await this.session.request("contrail", { call, method, path, headers: CONTRAIL_HEADERS, ...extra });
+    } catch (e) {
+      if (isApiError(e, 403)) {
+        // Contrail's "Permission Denied" says nothing about why; with multi-tenancy on, the API
+        // server wants a Keystone token with the admin role for templates, instances and policies.
+        e.message += `. The Contrail API refused the token of user "${this.session.conn.username ?? this.session.conn.userId ?? "(application credential)"}": with multi-tenancy it needs a token with the admin role (in Keystone: the user needs the "admin" role on its project, e.g. \`openstack role add --user <user> --project <project> admin\`), or credentials of a user that has it.`;
+      }
+      throw e;
+    }
   }
 
   /**

@@ -21,6 +21,7 @@ import { SchemaTransformer } from "./schema-transformer";
 import { createServices } from "./services";
 import { SvcMonitor } from "./svc-monitor";
 import { newSecret } from "./util/ids";
+import { makeLabTls } from "./util/tls";
 
 export type { FaultRule } from "./faults";
 export type { LabInventory } from "./inventory";
@@ -43,6 +44,8 @@ export interface LabOptions {
   host?: string;
   /** Receives every log line (svc-monitor, schema transformer, data-plane failures, 5xx). */
   log?: (line: string) => void;
+  /** Serve every API over HTTPS with the lab's own CA (see `caCert`). Default false. */
+  tls?: boolean;
 }
 
 export interface LabCredentials {
@@ -58,6 +61,8 @@ export interface LabCredentials {
 
 export interface Lab {
   urls: LabUrls;
+  /** With `tls`: the PEM of the lab's CA (what OS_CACERT must name). */
+  caCert?: string;
   admin: LabCredentials;
   /** A user without the admin role. */
   member: { username: string; password: string; projectName: string };
@@ -121,7 +126,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   });
   const transformer = new SchemaTransformer(db, compute, dataPlane, bus);
 
-  const services = createServices({ host, bus, identity, compute, glance, neutron, db, mirror, contrailSettings, faults, counters });
+  const tls = opts.tls ? makeLabTls(host) : undefined;
+  const services = createServices({ host, bus, identity, compute, glance, neutron, db, mirror, contrailSettings, faults, counters, tls: tls && { key: tls.key, cert: tls.cert } });
   const all = Object.values(services);
   try {
     for (const [name, server] of Object.entries(services)) bus.urls[name as keyof LabUrls] = await server.listen();
@@ -146,6 +152,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       applicationCredential: { id: appCred.id, secret: appCred.secret },
     },
     member: { username: member.name, password: member.password, projectName: demoProject.name },
+    caCert: tls?.caCert,
     env: () => ({
       OS_AUTH_URL: `${bus.urls.keystone}/v3`,
       OS_USERNAME: admin.name,

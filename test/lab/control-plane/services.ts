@@ -28,6 +28,7 @@ export interface ServiceDeps {
   contrailSettings: ContrailSettings;
   faults: FaultRegistry;
   counters: Counters;
+  tls?: { key: string; cert: string };
 }
 
 export interface Services {
@@ -41,7 +42,7 @@ export interface Services {
 export function createServices(d: ServiceDeps): Services {
   const { bus, identity } = d;
   const keystoneUrl = () => bus.urls.keystone;
-  const common = { host: d.host, faults: d.faults, counters: d.counters, log: (line: string) => bus.log("http", line) };
+  const common = { host: d.host, faults: d.faults, counters: d.counters, log: (line: string) => bus.log("http", line), tls: d.tls };
 
   const contrailHooks: ContrailHooks = {
     projectOnDemand: (uuid) => d.mirror.projectOnDemand(uuid),

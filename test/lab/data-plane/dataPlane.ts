@@ -772,7 +772,7 @@ export class LabDataPlane implements DataPlane {
   /**
    * A host on a network that is not a Neutron network, behind a network's gateway (like 8.8.8.8
    * beyond the right gateway, or 10.0.5.11 behind the left one, in the seed). Its own namespace
-   * `dw-r-<ip hex>`, a point-to-point /prefix link to the gateway namespace (the gateway side takes
+   * `dw-r-<network id8>-<ip hex>`, a point-to-point /prefix link to the gateway namespace (the gateway side takes
    * the cidr's first address, or its last when `ip` is the first), default route to the gateway.
    * Chains then steer `cidr` like the network's own subnet.
    */
@@ -786,7 +786,8 @@ export class LabDataPlane implements DataPlane {
         if (r.cidr === c.text) throw new Error(`addRemoteHost: ${c.text} is already behind network ${r.networkId}`);
       }
       const gwSide = hostIp === c.first ? c.last : c.first;
-      const ns = `dw-r-${ipHex(hostIp)}`;
+      // The network's id in the name: two lab runs (tests beside a demo) may use the same outside address.
+      const ns = `dw-r-${id8(networkId)}-${ipHex(hostIp)}`;
       const gwIf = `dwr${ipHex(hostIp)}`;
       await this.createNamespace(ns);
       this.record.addVeth({ name: gwIf, netns: rec.ns });

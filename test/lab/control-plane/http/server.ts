@@ -3,6 +3,7 @@
  * formatting and the socket bookkeeping `stop()` needs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { Counters } from "../counters";
@@ -31,6 +32,8 @@ export interface ServiceConfig {
   faults: FaultRegistry;
   counters: Counters;
   log(line: string): void;
+  /** Serve HTTPS with this key and certificate. */
+  tls?: { key: string; cert: string };
 }
 
 export class ServiceServer {
@@ -40,13 +43,14 @@ export class ServiceServer {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly cfg: ServiceConfig) {
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         cfg.log(`${cfg.name}: unexpected failure writing a reply: ${String(err)}`);
         res.destroy();
       });
-    });
-    this.server.on("connection", (socket: Socket) => {
+    };
+    this.server = cfg.tls ? createHttpsServer({ key: cfg.tls.key, cert: cfg.tls.cert }, handler) : createServer(handler);
+    this.server.on(cfg.tls ? "secureConnection" : "connection", (socket: Socket) => {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));
     });
@@ -66,7 +70,8 @@ export class ServiceServer {
       });
     });
     const { port } = this.server.address() as AddressInfo;
-    this.url = `http://${this.cfg.host}:${port}`;
+    const h = this.cfg.host.includes(":") ? `[${this.cfg.host}]` : this.cfg.host;
+    this.url = `${this.cfg.tls ? "https" : "http"}://${h}:${port}`;
     return this.url;
   }
 
