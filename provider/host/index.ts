@@ -151,17 +151,22 @@ export async function prepareComputeHost(name: string, ssh: SshConnection, s: Co
   }
 }
 
-/** Put back the original files and restart nova-compute (delete with restore). */
+/** Put back the original files, drop their kept copies, and restart the service (delete with restore). */
+async function restoreFiles(sh: HostShell, originals: Record<string, string>, service: string): Promise<string[]> {
+  for (const [path, content] of Object.entries(originals)) {
+    await sh.writeFile(path, content);
+    await sh.run(`rm -f ${shq(`${path}.dockwall-orig`)}`);
+  }
+  await restart(sh, service);
+  return Object.keys(originals);
+}
+
+/** Put back nova-compute.conf as it was and restart nova-compute. */
 export async function restoreComputeHost(name: string, ssh: SshConnection, originals: Record<string, string>): Promise<string[]> {
   if (!Object.keys(originals).length) return [];
   const sh = await HostShell.open(ssh, `host ${name}`);
   try {
-    for (const [path, content] of Object.entries(originals)) {
-      await sh.writeFile(path, content);
-      await sh.run(`rm -f ${shq(`${path}.dockwall-orig`)}`);
-    }
-    await restart(sh, "nova-compute");
-    return Object.keys(originals);
+    return await restoreFiles(sh, originals, "nova-compute");
   } finally {
     sh.close();
   }
@@ -216,12 +221,7 @@ export async function restoreGlanceHost(ssh: SshConnection, originals: Record<st
   if (!Object.keys(originals).length) return [];
   const sh = await HostShell.open(ssh, "glance host");
   try {
-    for (const [path, content] of Object.entries(originals)) {
-      await sh.writeFile(path, content);
-      await sh.run(`rm -f ${shq(`${path}.dockwall-orig`)}`);
-    }
-    await restart(sh, "glance-api");
-    return Object.keys(originals);
+    return await restoreFiles(sh, originals, "glance-api");
   } finally {
     sh.close();
   }

@@ -1005,13 +1005,18 @@ export async function cleanupRecorded(stateFile: string, docker?: Dockerode): Pr
   return cleanupState(sf, d, {});
 }
 
-/** State files of earlier runs under `<repo>/.lab/` (left behind by crashed runs). */
-export function recordedRuns(root: string = path.join(repoRoot(), ".lab")): string[] {
+/** State files `<root>/<prefix>…/state.json` of earlier runs (left behind by crashed runs). */
+export function recordedStateFiles(prefix: string, root: string = path.join(repoRoot(), ".lab")): string[] {
   if (!fs.existsSync(root)) return [];
   return fs
     .readdirSync(root)
-    .filter((d) => d.startsWith("dp-"))
+    .filter((d) => d.startsWith(prefix))
     .map((d) => path.join(root, d, "state.json"))
     .filter((f) => fs.existsSync(f));
+}
+
+/** State files of earlier data-plane runs under `<repo>/.lab/`. */
+export function recordedRuns(root?: string): string[] {
+  return recordedStateFiles("dp-", root);
 }
 

@@ -30,7 +30,7 @@ import * as path from "node:path";
 import { PassThrough, type Duplex } from "node:stream";
 import type Dockerode from "dockerode";
 import type { Lab } from "../control-plane/index";
-import { LAB_LABEL, repoRoot } from "../data-plane/dataPlane";
+import { LAB_LABEL, recordedStateFiles, repoRoot } from "../data-plane/dataPlane";
 import { StateFile } from "../data-plane/state";
 import { ensureHostImage } from "./image";
 import { generateEd25519KeyPair } from "./keys";
@@ -188,13 +188,8 @@ function parseLogLine(line: string): LogEvent | undefined {
  * State files of earlier lab-host runs left behind (crashed): `<repo>/.lab/hosts-<runId>/state.json`.
  * The data plane's `cleanupRecorded(file)` removes what one recorded (containers) and its dir.
  */
-export function recordedHostRuns(root: string = path.join(repoRoot(), ".lab")): string[] {
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root)
-    .filter((d) => d.startsWith("hosts-"))
-    .map((d) => path.join(root, d, "state.json"))
-    .filter((f) => fs.existsSync(f));
+export function recordedHostRuns(root?: string): string[] {
+  return recordedStateFiles("hosts-", root);
 }
 
 export async function startLabHosts(lab: Lab, opts: LabHostsOptions = {}): Promise<LabHosts> {
