@@ -16,7 +16,7 @@ import type { ConnectionArgs } from "../config";
 import { ContrailClient } from "../clients/contrail";
 import type { Session } from "../clients/keystone";
 import { isApiError } from "../clients/http";
-import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, newUuid, sessionFor } from "./common";
+import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, programUuid, sessionFor } from "./common";
 import { resolveProject, resolveRef } from "./resolve";
 
 export const DIRECTIONS = ["<>", ">"] as const;
@@ -179,7 +179,7 @@ export function checkChainPolicy(olds: Partial<ChainPolicyInputs>, news: any): {
     services,
     rules,
     sequence: seq,
-    uuid: news.uuid ?? olds.uuid ?? newUuid(),
+    uuid: checkedUuid(olds, news),
   };
   return { inputs, failures: c.failures };
 }
@@ -375,6 +375,7 @@ export class ChainPolicy extends pulumi.dynamic.Resource {
         ...args,
         connection: args.connection ? pulumi.secret(args.connection) : undefined,
         uuid: undefined,
+        stableUuid: programUuid("ChainPolicy", pulumi.getProject(), pulumi.getStack(), name),
         fqName: undefined,
         leftNetworkUuid: undefined,
         rightNetworkUuid: undefined,

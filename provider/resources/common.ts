@@ -82,6 +82,23 @@ export function newUuid(): string {
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * A uuid for a resource's place in a program (its type, project, stack and name): the same on
+ * every run. Resource constructors pass it as the `stableUuid` input, so that an `up` after a create
+ * that acted but failed or was killed before Pulumi recorded it (check then has no old inputs)
+ * still chooses the same uuid, meets its own object and adopts it instead of leaving an orphan.
+ */
+export function programUuid(type: string, project: string, stack: string, name: string): string {
+  const h = (require("crypto") as typeof import("crypto")).createHash("sha256").update(`dockwall:${type}\0${project}\0${stack}\0${name}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The uuid `check` fixes for `field`: given, else kept from the old inputs, else the program's `stableUuid`, else a fresh one. */
+export function checkedUuid(olds: Record<string, unknown> | undefined, news: Record<string, unknown> | undefined, field = "uuid"): string {
+  for (const v of [news?.[field], olds?.[field], news?.stableUuid]) if (typeof v === "string" && UUID_RE.test(v)) return v;
+  return newUuid();
+}
+
 /** Bad input found by `check`; collects failures so all of them are reported at once. */
 export class Checker {
   readonly failures: CheckFailure[] = [];

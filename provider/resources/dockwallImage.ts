@@ -23,7 +23,7 @@ import type { Session } from "../clients/keystone";
 import type { FirewallRule, RenderFirewallOptions } from "../image/firewall";
 import { validateFirewallRules } from "../image/firewall";
 import { buildContext, buildImage, imageDir, imageTag, DEFAULT_BASE_IMAGE, DEFAULT_REPOSITORY } from "../image/build";
-import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
+import { Checker, UNKNOWN, changedKeys, checkedUuid, programUuid, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
 
 export const VISIBILITIES = ["public", "private", "shared", "community"] as const;
 
@@ -263,7 +263,7 @@ export async function checkDockwallImage(olds: Partial<DockwallImageInputs>, new
       glanceApiVersion: news.glanceApiVersion ?? "auto",
       uploadTimeoutSeconds: news.uploadTimeoutSeconds ?? 1800,
       contentId: contentId ?? UNKNOWN,
-      owner: typeof olds.owner === "string" && olds.owner ? olds.owner : (require("crypto") as typeof import("crypto")).randomUUID(),
+      owner: checkedUuid(olds, { stableUuid: news.stableUuid }, "owner"),
     },
     failures: c.failures,
   };
@@ -545,6 +545,7 @@ export class DockwallImage extends pulumi.dynamic.Resource {
         osHashValue: undefined,
         sizeBytes: undefined,
         contentId: undefined,
+        stableUuid: programUuid("DockwallImage", pulumi.getProject(), pulumi.getStack(), name),
       },
       opts,
       "dockwall",

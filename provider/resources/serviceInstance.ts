@@ -17,7 +17,7 @@ import type { ConnectionArgs } from "../config";
 import { ContrailClient, ContrailObject } from "../clients/contrail";
 import { NovaClient } from "../clients/nova";
 import type { Session } from "../clients/keystone";
-import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, log, newUuid, sessionFor, waitFor } from "./common";
+import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, log, checkedUuid, programUuid, sessionFor, waitFor } from "./common";
 import { resolveProject, resolveRef } from "./resolve";
 
 export interface ServiceInstanceArgs {
@@ -110,7 +110,7 @@ export function checkServiceInstance(olds: Partial<ServiceInstanceInputs>, news:
     availabilityZone: news.availabilityZone ?? "docker",
     maxInstances: news.maxInstances ?? 1,
     waitTimeoutSeconds: news.waitTimeoutSeconds ?? 300,
-    uuid: news.uuid ?? olds.uuid ?? newUuid(),
+    uuid: checkedUuid(olds, news),
   };
   return { inputs, failures: c.failures };
 }
@@ -305,6 +305,7 @@ export class ServiceInstance extends pulumi.dynamic.Resource {
         ...args,
         connection: args.connection ? pulumi.secret(args.connection) : undefined,
         uuid: undefined,
+        stableUuid: programUuid("ServiceInstance", pulumi.getProject(), pulumi.getStack(), name),
         fqName: undefined,
         templateUuid: undefined,
         templateFqName: undefined,

@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../config";
 import { ContrailClient, ContrailObject } from "../clients/contrail";
-import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, newUuid, sessionFor, UUID_RE } from "./common";
+import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, programUuid, sessionFor, UUID_RE } from "./common";
 
 export const SERVICE_MODES = ["transparent", "in-network", "in-network-nat"] as const;
 export const SERVICE_TYPES = ["firewall", "analyzer", "source-nat", "loadbalancer"] as const;
@@ -125,7 +125,7 @@ export function checkServiceTemplate(olds: Partial<ServiceTemplateInputs>, news:
     ...(news.flavor ? { flavor: news.flavor } : {}),
     availabilityZoneEnable: news.availabilityZoneEnable ?? true,
     contrailRelease: news.contrailRelease ?? "2.x",
-    uuid: news.uuid ?? olds.uuid ?? newUuid(),
+    uuid: checkedUuid(olds, news),
   };
   return { inputs, failures: c.failures };
 }
@@ -203,7 +203,7 @@ export class ServiceTemplate extends pulumi.dynamic.Resource {
     super(
       serviceTemplateProvider,
       name,
-      { ...args, connection: args.connection ? pulumi.secret(args.connection) : undefined, uuid: undefined, fqName: undefined },
+      { ...args, connection: args.connection ? pulumi.secret(args.connection) : undefined, uuid: undefined, fqName: undefined, stableUuid: programUuid("ServiceTemplate", pulumi.getProject(), pulumi.getStack(), name) },
       opts,
       "dockwall",
       "ServiceTemplate",

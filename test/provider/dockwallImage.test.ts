@@ -10,6 +10,7 @@ import { join } from "path";
 import { createHash, randomBytes } from "crypto";
 import { dockwallImageProvider as p, openSaveStream } from "../../provider/resources/dockwallImage";
 import { GlanceClient } from "../../provider/clients/glance";
+import { programUuid } from "../../provider/resources/common";
 import type { ConnectionArgs } from "../../provider/config";
 import { checked, Lab, labWithConnection, requests, sessionOf } from "./helpers";
 
@@ -137,6 +138,28 @@ describe("DockwallImage against the lab", () => {
     await expect(p.create(failing)).rejects.toThrow(/upload failed, the half-made Glance image was deleted.*503/);
     lab.faults.clear();
     expect(await glance.findByNameV2(ref2)).toHaveLength(0);
+  });
+
+  it("an up after a create whose answer was lost (no old inputs) recognises its own queued image by the program's owner key, removes it and uploads once", async () => {
+    lab.setGlanceContainerFormats(["bare", "docker"]);
+    const owner = programUuid("DockwallImage", "dockwall", "dev", `lost-${tag}`);
+    lab.faults.add({ service: "glance", method: "POST", path: "^/v2/images$", kind: "drop-after-act", times: 1 });
+    const first = await checked(p, { connection: { ...connection, retries: 0 }, imageRef: ref2, stableUuid: owner });
+    expect(first.owner).toBe(owner);
+    await expect(p.create(first)).rejects.toThrow();
+    lab.faults.clear();
+    const queued = await glance.findByNameV2(ref2);
+    expect(queued.map((x) => [x.status, x.properties.dockwall_owner])).toEqual([["queued", owner]]);
+    // The next up: Pulumi has no state for the resource, so check runs without old inputs.
+    const again = await checked(p, { connection, imageRef: ref2, stableUuid: owner });
+    const { id, outs } = await p.create(again);
+    const live = (await glance.findByNameV2(ref2)).filter((x) => !["deleted", "pending_delete", "killed"].includes(x.status));
+    expect(live.map((x) => [x.id, x.status])).toEqual([[id, "active"]]);
+    expect(id).not.toBe(queued[0].id);
+    // A different resource (another owner key) is still refused, not adopted.
+    const stranger = await checked(p, { connection, imageRef: ref2, stableUuid: programUuid("DockwallImage", "dockwall", "dev", `other-${tag}`) });
+    await expect(p.create(stranger)).rejects.toThrow(/Glance already has 1 image\(s\) named/);
+    await p.delete!(id, outs);
   });
 
   it("refuses a tag-less, latest or missing image in check", async () => {

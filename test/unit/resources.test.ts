@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as http from "http";
 import type { AddressInfo } from "net";
-import { UNKNOWN, UUID_RE } from "../../provider/resources/common";
+import { UNKNOWN, UUID_RE, programUuid } from "../../provider/resources/common";
 import { checkServiceTemplate, serviceTemplateProvider, templateBody, templateProperties, ServiceTemplateOutputs } from "../../provider/resources/serviceTemplate";
 import {
   InstancePlan,
@@ -641,6 +641,31 @@ describe("DockwallImage", () => {
       // The owner id is kept from the old inputs (a retried create adopts only its own upload).
       const again = await checkDockwallImage(inputs, { imageRef: "dockwall:3f2a" }, inspect);
       expect(again.inputs.owner).toBe(inputs.owner);
+    });
+
+    it("takes the owner id from the program's stableUuid when there are no old inputs; old inputs win; garbage is replaced", async () => {
+      const inspect = inspecting(ID_A);
+      const key = programUuid("DockwallImage", "dockwall", "dev", "chain-image");
+      expect(key).toMatch(UUID_RE);
+      expect(programUuid("DockwallImage", "dockwall", "dev", "chain-image")).toBe(key);
+      for (const other of [programUuid("DockwallImage", "dockwall", "prod", "chain-image"), programUuid("DockwallImage", "dockwall", "dev", "chain2-image"), programUuid("ServiceTemplate", "dockwall", "dev", "chain-image")]) {
+        expect(other).not.toBe(key);
+      }
+      const fresh = await checkDockwallImage({}, { imageRef: "dockwall:3f2a", stableUuid: key }, inspect);
+      expect(fresh.inputs.owner).toBe(key);
+      expect(fresh.inputs).not.toHaveProperty("stableUuid");
+      const kept = await checkDockwallImage({ owner: "11111111-2222-3333-4444-555555555555" }, { imageRef: "dockwall:3f2a", stableUuid: key }, inspect);
+      expect(kept.inputs.owner).toBe("11111111-2222-3333-4444-555555555555");
+      const garbage = await checkDockwallImage({}, { imageRef: "dockwall:3f2a", stableUuid: "x:<>" }, inspect);
+      expect(garbage.inputs.owner).toMatch(UUID_RE);
+    });
+
+    it("Contrail resources take the program's stableUuid when there are no old inputs, so an up after a lost create meets its own object", async () => {
+      const key = programUuid("ServiceTemplate", "dockwall", "dev", "chain-template");
+      const news = { name: "dw-template", imageName: "dockwall:3f2a", stableUuid: key };
+      expect((await checkServiceTemplate({}, news)).inputs.uuid).toBe(key);
+      expect((await checkServiceTemplate({ uuid: "11111111-2222-3333-4444-555555555555" }, news)).inputs.uuid).toBe("11111111-2222-3333-4444-555555555555");
+      expect((await checkServiceTemplate({}, { ...news, stableUuid: undefined })).inputs.uuid).not.toBe(key);
     });
 
     it("refuses an imageRef without a tag", async () => {

@@ -19,10 +19,13 @@ const contrail = (path: string, json?: unknown) => call(`${lab.urls.contrail}${p
 
 describe("fault injection", () => {
   it("answers an injected status `times` times, then serves normally", async () => {
-    lab.faults.add({ service: "contrail", method: "POST", path: "^/service-templates$", kind: "status", status: 503, times: 2 });
+    const id = lab.faults.add({ service: "contrail", method: "POST", path: "^/service-templates$", kind: "status", status: 503, times: 2 });
+    expect((await contrail("/service-templates")).status).toBe(200); // a GET: not matched
+    expect(lab.faults.fired(id)).toBe(0);
     expect((await contrail("/service-templates", template("f-503"))).status).toBe(503);
     expect((await contrail("/service-templates", template("f-503"))).status).toBe(503);
     expect((await contrail("/service-templates", template("f-503"))).status).toBe(200);
+    expect(lab.faults.fired(id)).toBe(2); // counted even after the rule is used up
     // Only the matching route was affected.
     expect((await contrail("/service-templates")).status).toBe(200);
   });

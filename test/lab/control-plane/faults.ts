@@ -29,6 +29,8 @@ export interface FaultDecision {
 
 export class FaultRegistry {
   private readonly rules: ActiveRule[] = [];
+  /** Requests each rule has applied to, kept after the rule is used up (until clear). */
+  private readonly applied = new Map<string, number>();
   private seq = 0;
 
   add(rule: FaultRule): string {
@@ -55,6 +57,12 @@ export class FaultRegistry {
 
   clear(): void {
     this.rules.length = 0;
+    this.applied.clear();
+  }
+
+  /** How many requests the rule `id` has applied to so far. */
+  fired(id: string): number {
+    return this.applied.get(id) ?? 0;
   }
 
   /**
@@ -76,6 +84,7 @@ export class FaultRegistry {
       } else {
         continue;
       }
+      this.applied.set(active.id, (this.applied.get(active.id) ?? 0) + 1);
       active.remaining--;
       if (active.remaining <= 0) this.remove(active.id);
     }

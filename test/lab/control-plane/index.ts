@@ -69,7 +69,7 @@ export interface Lab {
   env(): Record<string, string>;
   inventory(): LabInventory;
   counters: { total(): number; byRoute(): Record<string, number>; reset(): void };
-  faults: { add(rule: FaultRule): string; remove(id: string): void; clear(): void };
+  faults: { add(rule: FaultRule): string; remove(id: string): void; clear(): void; fired(id: string): number };
   setGlanceContainerFormats(formats: string[]): void;
   setComputeDriverEnabled(host: string, enabled: boolean, message?: string): void;
   restartService(binary: "nova-compute" | "glance-api", host: string): void;
@@ -174,6 +174,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       add: (rule) => faults.add(rule),
       remove: (id) => faults.remove(id),
       clear: () => faults.clear(),
+      fired: (id) => faults.fired(id),
     },
     setGlanceContainerFormats: (formats) => {
       glance.containerFormats = [...formats];
