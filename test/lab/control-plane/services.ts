@@ -71,11 +71,15 @@ export function createServices(d: ServiceDeps): Services {
       router: novaRouter(d.compute, d.neutron, () => bus.urls.nova),
       formatError: novaErrorReply,
       normalizePath: normalizeNovaPath,
+      // Nova's routes carry method conditions: a method no route has is a 404.
+      wrongMethodStatus: 404,
       requestIds: true,
       jsonRules: {
         malformed: "Malformed request body",
         tooLarge: "Request is too large.",
         unsupportedType: { status: 415, message: "Unsupported Content-Type" },
+        // Nova reads text/plain (eventlet's default) as no Content-Type, and parses the body as JSON.
+        accept: ["application/vnd.openstack.compute+json", "text/plain"],
       },
       before: (ctx, template) => {
         if (template === "/" || template === "/v2.1") return;
@@ -100,11 +104,8 @@ export function createServices(d: ServiceDeps): Services {
       router: neutronRouter(d.neutron, d.mirror),
       formatError: neutronErrorReply,
       requestIds: true,
-      jsonRules: {
-        malformed: "Malformed request body: Cannot understand JSON",
-        tooLarge: "Request Entity Too Large",
-        unsupportedType: { status: 415, message: "Unsupported Content-Type" },
-      },
+      // Neutron (legacy WSGI and pecan alike) parses a request body as JSON whatever its Content-Type.
+      jsonRules: { malformed: "Malformed request body: Cannot understand JSON", tooLarge: "Request Entity Too Large", unsupportedType: null },
       before: (ctx, template) => {
         if (template !== "/") authenticate(identity, keystoneUrl, ctx);
       },

@@ -7,8 +7,8 @@
 import type { LabBus } from "../core";
 import { HttpError } from "../http/errors";
 import { DEFAULT_DOMAIN_ID, type Identity } from "../keystone/identity";
-import { dashUuid, isObject, newUuid, undashUuid } from "../util/ids";
-import type { CObject, ConfigDb } from "./db";
+import { dashUuid, isCanonicalUuid, isObject, newUuid, undashUuid } from "../util/ids";
+import type { CObject, ConfigDb, RefLink } from "./db";
 
 export const DEFAULT_DOMAIN = "default-domain";
 export const DEFAULT_PROJECT = "default-project";
@@ -137,16 +137,26 @@ export class ContrailMirror {
       .map((l) => [...l.to]);
   }
 
-  /** Neutron's `contrail:policys` update: replaces the VN's policy list, majors 0, 1, 2, … */
-  setPolicies(id: string, policies: unknown): void {
-    const vn = this.db.get(id);
-    if (!vn || !Array.isArray(policies)) return;
-    vn.refs["network-policy"] = policies.map((p, major) => {
+  /**
+   * The policy refs a `contrail:policys` value stands for (majors 0, 1, 2, …), or null when it is
+   * not a list; a 404 PolicyNotFound when a policy does not exist.
+   */
+  policyLinks(policies: unknown): RefLink[] | null {
+    if (!Array.isArray(policies)) return null;
+    return policies.map((p, major) => {
       const fq = Array.isArray(p) ? p.map(String) : String(p).split(":");
       const policy = this.db.byFqName("network-policy", fq);
       if (!policy) throw new HttpError(404, `Policy ${fq.join(":")} could not be found.`, { type: "PolicyNotFound" });
       return { uuid: policy.uuid, to: [...policy.fq_name], attr: { sequence: { major, minor: 0 }, timer: null } };
     });
+  }
+
+  /** Neutron's `contrail:policys` update: replaces the VN's policy list. */
+  setPolicies(id: string, policies: unknown): void {
+    const vn = this.db.get(id);
+    const links = this.policyLinks(policies);
+    if (!vn || !links) return;
+    vn.refs["network-policy"] = links;
     this.db.touch(vn);
   }
 
@@ -192,10 +202,11 @@ export class ContrailMirror {
   updateInterface(port: MirroredPort): void {
     const vmi = this.db.get(port.id);
     if (!vmi) return;
+    // The binding first: it is what can fail (a device id Contrail cannot name a VM after).
+    this.bindInterface(port);
     vmi.props.display_name = port.name === "" ? vmi.fq_name[vmi.fq_name.length - 1] : port.name;
     vmi.props.virtual_machine_interface_device_owner = port.deviceOwner;
     this.db.touch(vmi);
-    this.bindInterface(port);
   }
 
   deleteInterface(portId: string): void {
@@ -207,24 +218,29 @@ export class ContrailMirror {
     for (const vmId of vmIds) this.dropVirtualMachineIfUnused(vmId);
   }
 
-  /** The virtual-machine object of a Nova server (fq_name [server uuid]), created if missing. */
-  virtualMachine(serverId: string): CObject {
-    return this.db.get(serverId) ?? this.db.create("virtual-machine", { fq_name: [serverId], uuid: serverId }, null);
+  /**
+   * The virtual-machine named after a device (fq_name [device id]), created if missing. As the
+   * Contrail plugin does, a device id that is a uuid is also the VM's uuid; any other id gets a
+   * server-chosen one.
+   */
+  virtualMachine(deviceId: string): CObject {
+    return (
+      this.db.byFqName("virtual-machine", [deviceId]) ??
+      this.db.create("virtual-machine", { fq_name: [deviceId], ...(isCanonicalUuid(deviceId) ? { uuid: deviceId } : {}) }, null)
+    );
   }
 
   private bindInterface(port: MirroredPort): void {
     const vmi = this.db.get(port.id);
     if (!vmi) return;
-    const wanted = port.deviceId !== "" && port.deviceOwner.startsWith("compute:") ? port.deviceId : null;
+    const device = port.deviceId !== "" && port.deviceOwner.startsWith("compute:") ? port.deviceId : null;
+    // Resolved before anything changes: creating the VM object is what can be refused.
+    const vm = device === null ? null : this.virtualMachine(device);
     const current = (vmi.refs["virtual-machine"] ?? []).map((l) => l.uuid);
-    if (current.length === 1 && current[0] === wanted) return;
-    vmi.refs["virtual-machine"] = [];
-    if (wanted) {
-      const vm = this.virtualMachine(wanted);
-      vmi.refs["virtual-machine"].push({ uuid: vm.uuid, to: [...vm.fq_name], attr: null });
-    }
+    if (vm && current.length === 1 && current[0] === vm.uuid) return;
+    vmi.refs["virtual-machine"] = vm ? [{ uuid: vm.uuid, to: [...vm.fq_name], attr: null }] : [];
     this.db.touch(vmi);
-    for (const old of current) if (old !== wanted) this.dropVirtualMachineIfUnused(old);
+    for (const old of current) if (old !== vm?.uuid) this.dropVirtualMachineIfUnused(old);
   }
 
   /** Plain servers' VM objects go with their last interface; service VMs are svc-monitor's. */

@@ -83,11 +83,14 @@ export function validateImageDocument(doc: Record<string, unknown>, formats: For
   if (doc.tags !== undefined && (!Array.isArray(doc.tags) || doc.tags.some((t) => typeof t !== "string"))) {
     throw typeError("tags", doc.tags, "array");
   }
+  const longTag = (doc.tags as string[] | undefined)?.find((tag) => tag.length > 255);
+  if (longTag !== undefined) throw schemaError(`${pyRepr(longTag)} is too long`, "Failed validating 'maxLength' in schema['properties']['tags']['items']");
   if (doc.id !== undefined && (typeof doc.id !== "string" || !/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/.test(doc.id))) {
     throw schemaError(`${pyRepr(doc.id)} does not match '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$'`, "Failed validating 'pattern' in schema['properties']['id']");
   }
   for (const [k, v] of Object.entries(doc)) {
     if (BASE.includes(k) || READ_ONLY.includes(k)) continue;
+    if (k.length > 255) throw schemaError(`${pyRepr(k)} is too long`, "Property names are at most 255 characters");
     if (typeof v !== "string") {
       throw schemaError(`${pyRepr(v)} is not of type 'string'`, `Failed validating 'type' in schema['additionalProperties']:\n    {'type': 'string'}\n\nOn instance[${pyRepr(k)}]:\n    ${pyRepr(v)}`);
     }

@@ -20,6 +20,11 @@ export interface ServiceConfig {
   jsonRules: JsonBodyRules;
   /** Turns an error into the service's own error body. */
   formatError(err: HttpError): Reply;
+  /**
+   * The answer to a known path with a method no route has: 405 (default), or 404 where the API's
+   * router matches on the method too, so that nothing matches (Nova).
+   */
+  wrongMethodStatus?: 404 | 405;
   /** Rewrites the request path before routing (e.g. drops Nova's project-id segment). */
   normalizePath?(path: string): string;
   /**
@@ -119,7 +124,9 @@ export class ServiceServer {
 
     let reply: Reply;
     try {
-      if (match.kind === "not-found") throw new HttpError(404, "The resource could not be found.");
+      if (match.kind === "not-found" || (match.kind === "method-not-allowed" && cfg.wrongMethodStatus === 404)) {
+        throw new HttpError(404, "The resource could not be found.");
+      }
       if (match.kind === "method-not-allowed") {
         throw new HttpError(405, "The method is not allowed for the requested URL.", {
           headers: { allow: match.allowed.join(", ") },

@@ -200,6 +200,8 @@ export class Networking {
   // ---------------------------------------------------------------- networks
 
   async createNetwork(input: NetworkInput): Promise<Network> {
+    // An unknown policy refuses the create before anything exists.
+    if (input.contrailPolicys !== undefined) this.mirror.policyLinks(input.contrailPolicys);
     const now = isoSeconds();
     const id = newUuid();
     const net: Network = {
@@ -379,7 +381,14 @@ export class Networking {
     };
     port.status = port.device_id !== "" && port.binding_host_id !== "" ? "ACTIVE" : "DOWN";
     this.ports.set(port.id, port);
-    this.mirror.createInterface(mirrored(port), options.vmiName, options.serviceInterfaceType);
+    try {
+      this.mirror.createInterface(mirrored(port), options.vmiName, options.serviceInterfaceType);
+    } catch (err) {
+      // Contrail refused the interface (unknown project, a device it cannot name a VM after): no port.
+      this.ports.delete(port.id);
+      this.mirror.deleteInterface(port.id);
+      throw err;
+    }
     this.bus.change("neutron", "port", "create", port.id);
     await this.dataPlane.portCreated(this.labPort(port), this.labNetwork(net.id));
     return port;
@@ -388,11 +397,12 @@ export class Networking {
   updatePort(id: string, changes: Partial<PortInput>): Port {
     const port = this.port(id);
     const { extras, ...plain } = changes;
+    // Contrail first: if it refuses the change, the port stays as it was.
+    this.mirror.updateInterface(mirrored({ ...port, ...plain } as Port));
     Object.assign(port, plain);
     if (extras) Object.assign(port.extras, extras);
     port.status = port.device_id !== "" && port.binding_host_id !== "" ? "ACTIVE" : "DOWN";
     this.stamp(port);
-    this.mirror.updateInterface(mirrored(port));
     this.bus.change("neutron", "port", "update", id);
     return port;
   }

@@ -311,6 +311,9 @@ export class Compute {
         if (port.device_id !== "") throw novaError(409, `Port ${nic.port} is still in use.`);
       } else if (nic.uuid !== undefined) {
         if (!this.neutron.networks.has(nic.uuid)) throw novaError(400, `Network ${nic.uuid} could not be found.`);
+        // The one address check Nova's API makes itself (FixedIpAlreadyInUse); the rest is the build's.
+        const holder = nic.fixed_ip ? this.neutron.portsOf(nic.uuid).find((p) => p.fixed_ips.some((ip) => ip.ip_address === nic.fixed_ip)) : undefined;
+        if (holder) throw novaError(400, `Fixed IP address ${nic.fixed_ip} is already in use on instance ${holder.device_id}.`);
       } else {
         throw novaError(400, "Bad networks format: network uuid is not in proper format");
       }
@@ -338,19 +341,31 @@ export class Compute {
     this.servers.set(server.id, server);
     server.host = this.schedule(zone, forcedHost);
     if (server.host) server.zone = zone ?? this.hostZone(server.host);
-    for (const nic of req.networks) {
-      let portId = nic.port;
-      if (portId === undefined) {
-        const port = await this.neutron.createPort({
-          network_id: nic.uuid as string,
-          tenant_id: req.tenantId,
-          fixed_ips: nic.fixed_ip ? [{ ip_address: nic.fixed_ip }] : undefined,
-        });
-        portId = port.id;
-        server.ownedPorts.push(portId);
+    try {
+      for (const nic of req.networks) {
+        let portId = nic.port;
+        if (portId === undefined) {
+          const port = await this.neutron.createPort({
+            network_id: nic.uuid as string,
+            tenant_id: req.tenantId,
+            fixed_ips: nic.fixed_ip ? [{ ip_address: nic.fixed_ip }] : undefined,
+          });
+          portId = port.id;
+          server.ownedPorts.push(portId);
+        }
+        server.ports.push(portId);
+        this.neutron.bindPort(portId, server.id, server.host ?? "", server.zone);
       }
-      server.ports.push(portId);
-      this.neutron.bindPort(portId, server.id, server.host ?? "", server.zone);
+    } catch (err) {
+      // As on a compute node: the boot is accepted, the network allocation fails, and the server
+      // goes to ERROR without any port.
+      await this.releasePorts(server);
+      server.ports = [];
+      server.ownedPorts = [];
+      this.bus.change("nova", "server", "create", server.id);
+      this.bus.log("nova", `server ${server.id}: network allocation failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.fail(server, `Build of instance ${server.id} aborted: Failed to allocate the network(s), not rescheduling.`);
+      return server;
     }
     this.bus.change("nova", "server", "create", server.id);
     this.enqueue(server.id, () => this.boot(server));
@@ -364,16 +379,20 @@ export class Compute {
     this.stamp(server);
     return this.enqueue(id, async () => {
       await this.dataPlane.destroy(id);
-      for (const portId of server.ports) {
-        if (server.ownedPorts.includes(portId)) {
-          if (this.neutron.ports.has(portId)) await this.neutron.deletePort(portId);
-        } else {
-          this.neutron.unbindPort(portId);
-        }
-      }
+      await this.releasePorts(server);
       this.servers.delete(id);
       this.bus.change("nova", "server", "delete", id);
     });
+  }
+
+  /** Deletes the ports Nova created for the server and unbinds the ones it was given. */
+  private async releasePorts(server: Server): Promise<void> {
+    for (const portId of server.ownedPorts) {
+      if (this.neutron.ports.has(portId)) await this.neutron.deletePort(portId);
+    }
+    for (const portId of server.ports) {
+      if (!server.ownedPorts.includes(portId) && this.neutron.ports.get(portId)?.device_id === server.id) this.neutron.unbindPort(portId);
+    }
   }
 
   get busy(): boolean {

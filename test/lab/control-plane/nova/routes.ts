@@ -8,13 +8,16 @@ import { isObject } from "../util/ids";
 import { CONTROLLER_HOST, FLAVORS, INTERNAL_AZ, novaError, type Aggregate, type Compute, type Flavor } from "./compute";
 import { atLeast, MAX_VERSION, MIN_VERSION } from "./microversion";
 import { addServerRoutes } from "./servers";
-import { nameValue, schemaError, zoneValue } from "./validation";
+import { nameValue, noExtraKeys, schemaError, zoneValue } from "./validation";
 
 export { negotiateMicroversion, normalizeNovaPath } from "./microversion";
 
 function adminOnly(ctx: RequestContext, rule: string): void {
   if (!caller(ctx).isAdmin) throw novaError(403, `Policy doesn't allow os_compute_api:${rule} to be performed.`);
 }
+
+/** What an aggregate create or update body may hold. */
+const AGGREGATE_FIELDS = ["name", "availability_zone"];
 
 function aggregateId(ctx: RequestContext): number {
   const raw = ctx.params.id;
@@ -63,6 +66,8 @@ export function novaRouter(compute: Compute, neutron: Networking, baseUrl: () =>
     adminOnly(ctx, "os-aggregates:create");
     const body = await ctx.json();
     if (!isObject(body) || !isObject(body.aggregate)) throw schemaError("aggregate", body, "'aggregate' is a required property");
+    noExtraKeys(body, ["aggregate"]);
+    noExtraKeys(body.aggregate, AGGREGATE_FIELDS, "aggregate");
     const agg = compute.createAggregate(nameValue(body.aggregate.name), zoneValue(body.aggregate.availability_zone) ?? null);
     return json(200, { aggregate: aggregateView(ctx, agg, false) });
   });
@@ -78,6 +83,8 @@ export function novaRouter(compute: Compute, neutron: Networking, baseUrl: () =>
     if (!isObject(agg) || (agg.name === undefined && agg.availability_zone === undefined)) {
       throw schemaError("aggregate", agg, "{} does not have enough properties");
     }
+    noExtraKeys(body as Record<string, unknown>, ["aggregate"]);
+    noExtraKeys(agg, AGGREGATE_FIELDS, "aggregate");
     const name = agg.name === undefined ? undefined : nameValue(agg.name);
     const updated = compute.updateAggregate(id, name, zoneValue(agg.availability_zone));
     return json(200, { aggregate: aggregateView(ctx, updated) });

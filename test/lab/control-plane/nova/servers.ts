@@ -4,6 +4,7 @@ import { empty, json } from "../http/reply";
 import type { RequestContext, Router } from "../http/router";
 import type { Networking } from "../neutron/networking";
 import { isObject } from "../util/ids";
+import { parseIp } from "../util/ipv4";
 import { novaError, type Compute, type Server } from "./compute";
 import { schemaError, nameValue } from "./validation";
 
@@ -96,6 +97,12 @@ export function addServerRoutes(r: Router, compute: Compute, neutron: Networking
     if (Array.isArray(s.networks)) {
       networks = s.networks.map((n) => {
         if (!isObject(n)) throw schemaError("networks", n, "each network must be an object");
+        for (const key of ["port", "uuid", "fixed_ip"]) {
+          if (n[key] !== undefined && typeof n[key] !== "string") throw schemaError(key, n[key], `${JSON.stringify(n[key])} is not of type 'string'`);
+        }
+        if (typeof n.fixed_ip === "string" && parseIp(n.fixed_ip) === null) {
+          throw schemaError("fixed_ip", n.fixed_ip, `'${n.fixed_ip}' is not valid under any of the given schemas`);
+        }
         return {
           port: typeof n.port === "string" ? n.port : undefined,
           uuid: typeof n.uuid === "string" ? n.uuid : undefined,
