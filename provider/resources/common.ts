@@ -121,6 +121,16 @@ export class Checker {
     return true;
   }
 
+  /** A Nova name (aggregate name or zone): printable characters only, not starting or ending with whitespace (Nova answers 400). */
+  novaName(property: string, v: unknown): v is string {
+    if (!this.requiredString(property, v)) return false;
+    if (!/^[^\p{C}\p{Zl}\p{Zp}]*$/u.test(v) || /^\s|\s$/.test(v)) {
+      this.fail(property, `${property} must be printable characters only and must not start or end with whitespace (Nova refuses it); got ${JSON.stringify(v).slice(0, 80)}`);
+      return false;
+    }
+    return true;
+  }
+
   optionalString(property: string, v: unknown, max = 255): void {
     if (v === undefined || v === null || v === UNKNOWN) return;
     this.requiredString(property, v, max);

@@ -87,9 +87,9 @@ export function checkDockerAggregate(_olds: unknown, news: any): { inputs: Docke
   const c = new Checker();
   c.connection(news.connection);
   const name = news.name ?? "docker";
-  c.requiredString("name", name);
+  c.novaName("name", name);
   const az = news.availabilityZone ?? "docker";
-  if (c.requiredString("availabilityZone", az)) {
+  if (c.novaName("availabilityZone", az)) {
     if (az.includes(":")) c.fail("availabilityZone", `availabilityZone must not contain ":" (Nova reads "zone:host"); got "${az}"`);
     if (az === "nova") c.fail("availabilityZone", 'availabilityZone must not be "nova": that is the default zone every other host is in');
   }

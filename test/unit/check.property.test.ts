@@ -22,7 +22,7 @@ const XML_ILLEGAL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
 
 /** Strings an attacker or a typo would give. */
 const nasty = fc.oneof(
-  fc.constantFrom("", " ", "a:b", "d:p:n", "::", "dw\u0000x", "x\u0007y", "<x>", "a&b", "'q'", "\"", "\ud800", "fw", "default-domain:admin:left", "10.0.0.0/24", "10.0.0.1/24", "300.0.0.0/8", "0.0.0.0/0", "::/0", "2001:db8::/32", "latest", "dockwall:latest", "UPPER:tag", "-1", "65536", "tcp", "TCP", "sctp", "256", "nova", "docker", "zone:host"),
+  fc.constantFrom("", " ", "a:b", "d:p:n", "::", "dw\u0000x", "x\u0007y", "<x>", "a&b", "'q'", "\"", "\ud800", "fw", "default-domain:admin:left", "10.0.0.0/24", "10.0.0.1/24", "300.0.0.0/8", "0.0.0.0/0", "::/0", "2001:db8::/32", "latest", "dockwall:latest", "UPPER:tag", "-1", "65536", "tcp", "TCP", "sctp", "256", "nova", "docker", "zone:host", " docker", "docker\n", "do\u2028ck"),
   fc.string({ maxLength: 40 }),
   fc.string({ minLength: 256, maxLength: 300 }),
   fc.constant("x".repeat(100_000)),
@@ -161,6 +161,8 @@ describe("check never throws, names the property, and accepts only what the API 
           for (const h of out.hosts) expect(h).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*$/);
           expect(out.availabilityZone).not.toContain(":");
           expect(out.availabilityZone).not.toBe("nova");
+          // What Nova takes as a name: printable, no surrounding whitespace.
+          for (const n of [out.name, out.availabilityZone]) expect(n).toMatch(/^(?!\s)[^\p{C}\p{Zl}\p{Zp}]*(?<!\s)$/u);
         }
       }),
       { numRuns: RUNS },

@@ -556,6 +556,14 @@ describe("DockerAggregate", () => {
       failure(checkDockerAggregate({}, { hosts: ["ok", "bad host"] }).failures, "hosts[1]");
     });
 
+    it("refuses names and zones Nova refuses: control or separator characters, surrounding whitespace", () => {
+      for (const bad of [" docker", "docker ", "dock\u0007er", "dock\u0000er", "do\u2028ck", "line\nbreak"]) {
+        expect(failure(checkDockerAggregate({}, { ...minimal, name: bad }).failures, "name").reason).toMatch(/printable characters only/);
+        expect(failure(checkDockerAggregate({}, { ...minimal, availabilityZone: bad }).failures, "availabilityZone").reason).toMatch(/printable characters only/);
+      }
+      expect(checkDockerAggregate({}, { ...minimal, name: "docker nfv ü", availabilityZone: "zone 2" }).failures).toEqual([]);
+    });
+
     it('refuses an availability zone with ":" or "nova"', () => {
       expect(failure(checkDockerAggregate({}, { ...minimal, availabilityZone: "docker:c1" }).failures, "availabilityZone").reason).toMatch(/":"/);
       expect(failure(checkDockerAggregate({}, { ...minimal, availabilityZone: "nova" }).failures, "availabilityZone").reason).toMatch(/default zone/);
