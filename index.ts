@@ -9,6 +9,10 @@
  *   dockwall:baseImage       base image of the build (default debian:bookworm-slim)
  *   dockwall:imageRef        a prebuilt local Docker image repo:tag to upload instead of building
  *   dockwall:computeHosts    nova-compute host names, a JSON list (default ["dw-compute-1"], the lab's)
+ *   dockwall:aggregateName   the docker host aggregate's name (default "docker"; a second stack on the same
+ *                            hosts needs its own aggregate, in the same zone)
+ *   dockwall:policySequence  the policy's place among the networks' policies, JSON {"major": n, "minor": n}
+ *                            (default {"major": 0, "minor": 0})
  *   dockwall:namePrefix      prefix of every name (default "dw")
  *   dockwall:leftCidr / rightCidr / managementCidr   subnets (default 10.0.0.0/24, 10.0.1.0/24, 172.16.0.0/24)
  *   dockwall:leftNetworkId / rightNetworkId / managementNetworkId   use existing networks instead
@@ -37,6 +41,7 @@ const chain = new ServiceChain(prefix, {
   management: network("management", "172.16.0.0/24"),
   computeHosts: cfg.getObject<string[]>("computeHosts") ?? ["dw-compute-1"],
   aggregate: {
+    name: cfg.get("aggregateName") ?? "docker",
     hostAccess: cfg.getSecretObject<Record<string, SshConnection>>("hostAccess"),
     glanceHost: cfg.getSecretObject<SshConnection>("glanceHost"),
     restoreOnDelete: cfg.getBoolean("restoreOnDelete") ?? false,
@@ -50,6 +55,7 @@ const chain = new ServiceChain(prefix, {
           baseImage: cfg.get("baseImage") ?? "debian:bookworm-slim",
         },
       },
+  policy: { sequence: cfg.getObject<{ major: number; minor: number }>("policySequence") ?? { major: 0, minor: 0 } },
 });
 
 export const networkIds = chain.networkIds;
