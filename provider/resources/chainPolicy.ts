@@ -17,6 +17,7 @@ import { ContrailClient } from "../clients/contrail";
 import type { Session } from "../clients/keystone";
 import { isApiError } from "../clients/http";
 import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, programUuid, sessionFor } from "./common";
+import { locate, providerLoader } from "./loader";
 import { resolveProject, resolveRef } from "./resolve";
 
 export const DIRECTIONS = ["<>", ">"] as const;
@@ -369,7 +370,7 @@ export class ChainPolicy extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ChainPolicyArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      chainPolicyProvider,
+      providerLoader(locate(__filename, "chainPolicyProvider")),
       name,
       {
         ...args,

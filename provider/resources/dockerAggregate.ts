@@ -20,6 +20,7 @@ import type { ConnectionArgs } from "../config";
 import { Aggregate, ComputeService, NovaClient } from "../clients/nova";
 import { isApiError } from "../clients/http";
 import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
+import { locate, providerLoader } from "./loader";
 import type { ComputeReport, ComputeSettings, GlanceReport, SshConnection } from "../host";
 import {
   GLANCE_API_CONF,
@@ -375,7 +376,7 @@ export class DockerAggregate extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: DockerAggregateArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dockerAggregateProvider,
+      providerLoader(locate(__filename, "dockerAggregateProvider")),
       name,
       {
         name: undefined,

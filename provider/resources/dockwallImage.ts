@@ -24,6 +24,7 @@ import type { FirewallRule, RenderFirewallOptions } from "../image/firewall";
 import { validateFirewallRules } from "../image/firewall";
 import { buildContext, buildImage, imageDir, imageTag, DEFAULT_BASE_IMAGE, DEFAULT_REPOSITORY } from "../image/build";
 import { Checker, UNKNOWN, changedKeys, checkedUuid, programUuid, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
+import { locate, providerLoader } from "./loader";
 
 export const VISIBILITIES = ["public", "private", "shared", "community"] as const;
 
@@ -527,7 +528,7 @@ export class DockwallImage extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: DockwallImageArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dockwallImageProvider,
+      providerLoader(locate(__filename, "dockwallImageProvider")),
       name,
       {
         ...args,

@@ -18,6 +18,7 @@ import { ContrailClient, ContrailObject } from "../clients/contrail";
 import { NovaClient } from "../clients/nova";
 import type { Session } from "../clients/keystone";
 import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, log, checkedUuid, programUuid, sessionFor, waitFor } from "./common";
+import { locate, providerLoader } from "./loader";
 import { resolveProject, resolveRef } from "./resolve";
 
 export interface ServiceInstanceArgs {
@@ -299,7 +300,7 @@ export class ServiceInstance extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ServiceInstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      serviceInstanceProvider,
+      providerLoader(locate(__filename, "serviceInstanceProvider")),
       name,
       {
         ...args,

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../config";
 import { ContrailClient, ContrailObject } from "../clients/contrail";
 import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, programUuid, sessionFor, UUID_RE } from "./common";
+import { locate, providerLoader } from "./loader";
 
 export const SERVICE_MODES = ["transparent", "in-network", "in-network-nat"] as const;
 export const SERVICE_TYPES = ["firewall", "analyzer", "source-nat", "loadbalancer"] as const;
@@ -201,7 +202,7 @@ export class ServiceTemplate extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ServiceTemplateArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      serviceTemplateProvider,
+      providerLoader(locate(__filename, "serviceTemplateProvider")),
       name,
       { ...args, connection: args.connection ? pulumi.secret(args.connection) : undefined, uuid: undefined, fqName: undefined, stableUuid: programUuid("ServiceTemplate", pulumi.getProject(), pulumi.getStack(), name) },
       opts,

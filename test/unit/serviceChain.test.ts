@@ -115,13 +115,16 @@ describe("ServiceChain component", () => {
     expect(dependsOn.get("dw-image")).toEqual(["dw-aggregate"]);
   });
 
-  it("serializes every provider into a module that loads and validates on its own", async () => {
+  it("serializes every provider as a small loader that finds the compiled provider and validates with it", async () => {
     const dynamic = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/dockwall:"));
     expect(dynamic.length).toBeGreaterThanOrEqual(5);
     for (const r of dynamic) {
       const text = r.inputs.__provider;
       expect(typeof text, `${r.type} has a serialized provider`).toBe("string");
       expect(text).toContain("exports.handler");
+      // The state carries where the code is, not the code: a few KB, not 80-130 KB per resource.
+      expect(text.length, `${r.type} serialized size`).toBeLessThan(6000);
+      expect(text).toMatch(/lib\/provider\/resources\/\w+\.js/);
       // No require of vite/vitest internals, no deep paths into third-party packages (pitfall #5).
       expect(text).not.toMatch(/require\("(vite|vitest)[^"]*"\)/);
       expect(text).not.toMatch(/require\("[^".][^"]*\/[^"]*"\)/);
@@ -133,7 +136,7 @@ describe("ServiceChain component", () => {
       for (const method of ["check", "diff", "create", "read", "update", "delete", "configure"]) {
         expect(typeof provider[method], `${r.type}.${method}`).toBe("function");
       }
-      // A bad name is refused by the deserialized code, naming the property.
+      // A bad name is refused by the loaded provider, naming the property.
       if (r.type.endsWith("ServiceTemplate")) {
         const res = await provider.check({}, { name: "a:b", imageName: "x:y" });
         expect(res.failures.map((f: any) => f.property)).toContain("name");
@@ -141,27 +144,33 @@ describe("ServiceChain component", () => {
     }
   });
 
-  it("serializes the tsc-compiled providers (what `pulumi up` runs) into small, self-contained modules", async () => {
-    // Load lib/ (npm run build) with Node's own require, outside vite's transform.
+  it("the loader finds the provider by package name, then relative to the program's folder, then by absolute path; and says what it tried when none is there", async () => {
     const req = Module.createRequire(`${process.cwd()}/package.json`);
     const real = req("@pulumi/pulumi") as typeof pulumi;
-    for (const name of ["serviceTemplate", "serviceInstance", "chainPolicy", "dockerAggregate", "dockwallImage"]) {
-      const mod = req(`./lib/provider/resources/${name}.js`);
-      const provider = mod[`${name}Provider`];
-      const sf = await real.runtime.serializeFunction(() => provider, { allowSecrets: false });
+    const { locate, providerLoader } = req("./lib/provider/resources/loader.js");
+    const file = `${process.cwd()}/lib/provider/resources/serviceTemplate.js`;
+    const where = locate(file, "serviceTemplateProvider", process.cwd());
+    expect(where).toEqual({ packageSpecifier: "dockwall/lib/provider/resources/serviceTemplate.js", relativeToProgram: "lib/provider/resources/serviceTemplate.js", absolute: file, exportName: "serviceTemplateProvider" });
+    // From the TypeScript sources, the compiled module is what runs.
+    expect(locate(`${process.cwd()}/provider/resources/serviceTemplate.ts`, "serviceTemplateProvider", process.cwd()).absolute).toBe(file);
+    const load = async (w: any) => {
+      const sf = await real.runtime.serializeFunction(() => providerLoader(w), { allowSecrets: false });
       expect(sf.containsSecrets).toBe(false);
-      const requires = Array.from(sf.text.matchAll(/require\("([^"]+)"\)/g)).map((m) => m[1]);
-      // Only Node built-ins and packages by name: nothing relative, nothing deep.
-      for (const r of requires) expect(r, `${name} requires ${r}`).toMatch(/^(crypto|fs|os|path|http|https|stream|dockerode|js-yaml|node-ssh)$/);
-      expect(sf.text.length, `${name} serialized size`).toBeLessThan(200_000);
-      const m = new Module(`${name}.js`);
-      m.filename = `${process.cwd()}/${name}.js`;
+      const m = new Module("loader.js");
+      m.filename = `${process.cwd()}/loader.js`;
       (m as any).paths = (Module as any)._nodeModulePaths(process.cwd());
       (m as any)._compile(sf.text, m.filename);
-      const p = m.exports.handler();
-      const d = await p.diff("x", { uuid: "u" }, { uuid: "u" });
-      expect(d).toHaveProperty("changes");
+      return m.exports.handler();
+    };
+    // Only the relative path is right (a checkout at another path), or only the absolute one.
+    for (const w of [{ ...where, packageSpecifier: "no-such-package/x.js", absolute: "/nowhere/x.js" }, { ...where, packageSpecifier: undefined, relativeToProgram: "nowhere/x.js" }]) {
+      const p = await load(w);
+      expect((await p.check({}, { name: "a:b", imageName: "x:y" })).failures.map((f: any) => f.property)).toContain("name");
     }
+    const lost = await load({ packageSpecifier: "no-such-package/x.js", relativeToProgram: "nowhere/x.js", absolute: "/nowhere/x.js", exportName: "serviceTemplateProvider" });
+    await expect(lost.check({}, {})).rejects.toThrow(/cannot find the provider code for this resource \(tried no-such-package\/x\.js, .*nowhere\/x\.js, \/nowhere\/x\.js from .*\)\. Run pulumi from the program's folder with dockwall installed/);
+    const wrong = await load({ ...where, exportName: "nothingHere" });
+    await expect(wrong.check({}, {})).rejects.toThrow(/has no export nothingHere/);
   });
 
   it("refuses bad arguments before declaring anything", async () => {
