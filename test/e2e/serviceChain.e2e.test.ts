@@ -88,6 +88,7 @@ describe("pulumi up / preview / refresh / destroy of the service-chain stack aga
   afterAll(async () => {
     try {
       await stack?.destroy({ onOutput }).catch(() => undefined);
+      await stack?.workspace.removeStack("e2e").catch(() => undefined); // and its Pulumi.e2e.yaml
     } finally {
       await lab?.stop();
       await dp?.cleanup();
