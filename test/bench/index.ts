@@ -46,6 +46,9 @@ function requestsBy(lab: Lab): { total: number; reads: number; token: number } {
   return { total, reads, token };
 }
 
+/** Exported state size after `up`, per stack. */
+const stateSizes: string[] = [];
+
 async function stackPhases(lab: Lab, env: Record<string, string>, chains: number, stateDir: string): Promise<(string | number)[][]> {
   const nets: NetworkIds[] = [];
   for (let i = 0; i < chains; i++) nets.push(await labNetworks(env, `dw-b${chains}-${i}`));
@@ -82,6 +85,9 @@ async function stackPhases(lab: Lab, env: Record<string, string>, chains: number
   const quiet = { onOutput: () => undefined, onEvent };
   const times: Record<string, number> = {};
   times.up = await phase("up", () => stack.up(quiet));
+  // The engine rewrites the whole state after every step: its size is part of every phase's cost.
+  const stateKiB = JSON.stringify(await stack.exportStack()).length / 1024;
+  stateSizes.push(`${chains} chain(s): ${stateKiB.toFixed(0)} KiB (${(stateKiB / chains).toFixed(0)} KiB per chain)`);
   times.preview = await phase("preview (no changes)", () => stack.preview({ ...quiet, expectNoChanges: true }));
   times.refresh = await phase("refresh", () => stack.refresh(quiet), true);
   times.destroy = await phase("destroy", () => stack.destroy(quiet));
@@ -135,6 +141,7 @@ async function main(): Promise<void> {
     const t10 = (ten as unknown as { times: Record<string, number> }).times;
     out("");
     out("10 chains / 1 chain, wall time: " + Object.keys(t1).map((k) => `${k} ${(t10[k] / t1[k]).toFixed(2)}x`).join(", ") + " (target: < 4x)");
+    out(`state after up: ${stateSizes.join(", ")}`);
     const noop = [...one, ...ten].filter((r) => String(r[0]).includes("preview")).map((r) => Number(r[2]));
     out(`no-op preview API requests: ${noop.join(", ")} (target: 0)`);
 
