@@ -102,7 +102,13 @@ function dockerImport(reference: string): void {
 function errorLine(e: unknown): string {
   const text = String((e as Error)?.message ?? e);
   const lines = text.split("\n").map((l) => l.trim());
-  return (lines.find((l) => /error: .*(keystone|nova|glance|neutron|contrail)/i.test(l)) ?? lines.find((l) => /error:/.test(l)) ?? text.slice(0, 300)).slice(0, 400);
+  // The resource's own diagnostic; the provider process also prints the error at the stack level
+  // ("pulumi:pulumi:Stack … ApiError: …"), before or after it depending on timing.
+  return (
+    lines.find((l) => /dockwall:\w+ \S+ .*error: /.test(l)) ??
+    lines.find((l) => /error: .*(keystone|nova|glance|neutron|contrail)/i.test(l)) ??
+    text.slice(0, 300)
+  ).slice(0, 400);
 }
 
 describe("faults during up, update and destroy: every case converges and leaks nothing", () => {
