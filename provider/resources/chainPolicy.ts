@@ -16,7 +16,7 @@ import type { ConnectionArgs } from "../config";
 import { ContrailClient } from "../clients/contrail";
 import type { Session } from "../clients/keystone";
 import { isApiError } from "../clients/http";
-import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, programUuid, sessionFor } from "./common";
+import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, stableUuidFor, sessionFor } from "./common";
 import { locate, providerLoader } from "./loader";
 import { resolveProject, resolveRef } from "./resolve";
 
@@ -231,20 +231,10 @@ async function detach(contrail: ContrailClient, policyUuid: string, networkUuid:
   }
 }
 
-/** Which of the given networks currently carry a ref to the policy with a sequence. */
-async function attachedNetworks(contrail: ContrailClient, policyUuid: string, networkUuids: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const n of Array.from(new Set(networkUuids))) {
-    const vn = await contrail.read("virtual-network", n, ["network_policy_refs"]);
-    const refs: any[] = (vn?.network_policy_refs as any[]) ?? [];
-    if (refs.some((r) => r.uuid === policyUuid && r.attr?.sequence)) out.push(n);
-  }
-  return out;
-}
-
 /**
- * The same from the policy's own GET: Contrail returns `virtual_network_back_refs` with each
- * attachment's `attr`, so a refresh needs one request per policy, not one per network.
+ * Which of the given networks carry the policy with a sequence, from the policy's own GET: Contrail
+ * returns `virtual_network_back_refs` with each attachment's `attr`, so a refresh needs one request
+ * per policy, not one per network.
  */
 export function attachedFromBackRefs(policy: Record<string, unknown>, networkUuids: string[]): string[] {
   const back = ((policy.virtual_network_back_refs as any[]) ?? []).filter((r) => r?.attr?.sequence);
@@ -376,7 +366,7 @@ export class ChainPolicy extends pulumi.dynamic.Resource {
         ...args,
         connection: args.connection ? pulumi.secret(args.connection) : undefined,
         uuid: undefined,
-        stableUuid: programUuid("ChainPolicy", pulumi.getProject(), pulumi.getStack(), name),
+        stableUuid: stableUuidFor("ChainPolicy", name),
         fqName: undefined,
         leftNetworkUuid: undefined,
         rightNetworkUuid: undefined,

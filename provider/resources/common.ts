@@ -93,6 +93,12 @@ export function programUuid(type: string, project: string, stack: string, name: 
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** `programUuid` of a resource named `name` in the running program's project and stack (program side, in constructors). */
+export function stableUuidFor(type: string, name: string): string {
+  const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+  return programUuid(type, pulumi.getProject(), pulumi.getStack(), name);
+}
+
 /** The uuid `check` fixes for `field`: given, else kept from the old inputs, else the program's `stableUuid`, else a fresh one. */
 export function checkedUuid(olds: Record<string, unknown> | undefined, news: Record<string, unknown> | undefined, field = "uuid"): string {
   for (const v of [news?.[field], olds?.[field], news?.stableUuid]) if (typeof v === "string" && UUID_RE.test(v)) return v;

@@ -20,10 +20,10 @@ import type { Readable } from "stream";
 import type { ConnectionArgs } from "../config";
 import { GlanceClient, Image, ImageCreate } from "../clients/glance";
 import type { Session } from "../clients/keystone";
-import type { FirewallRule, RenderFirewallOptions } from "../image/firewall";
+import type { FirewallRule } from "../image/firewall";
 import { validateFirewallRules } from "../image/firewall";
 import { buildContext, buildImage, imageDir, imageTag, DEFAULT_BASE_IMAGE, DEFAULT_REPOSITORY } from "../image/build";
-import { Checker, UNKNOWN, changedKeys, checkedUuid, programUuid, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
+import { Checker, UNKNOWN, changedKeys, checkedUuid, stableUuidFor, checkConnectionResolvable, configureFromStack, log, sessionFor, waitFor } from "./common";
 import { locate, providerLoader } from "./loader";
 
 export const VISIBILITIES = ["public", "private", "shared", "community"] as const;
@@ -546,7 +546,7 @@ export class DockwallImage extends pulumi.dynamic.Resource {
         osHashValue: undefined,
         sizeBytes: undefined,
         contentId: undefined,
-        stableUuid: programUuid("DockwallImage", pulumi.getProject(), pulumi.getStack(), name),
+        stableUuid: stableUuidFor("DockwallImage", name),
       },
       opts,
       "dockwall",

@@ -17,7 +17,7 @@ import type { ConnectionArgs } from "../config";
 import { ContrailClient, ContrailObject } from "../clients/contrail";
 import { NovaClient } from "../clients/nova";
 import type { Session } from "../clients/keystone";
-import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, log, checkedUuid, programUuid, sessionFor, waitFor } from "./common";
+import { Checker, UNKNOWN, UUID_RE, changedKeys, checkConnectionResolvable, configureFromStack, log, checkedUuid, stableUuidFor, sessionFor, waitFor } from "./common";
 import { locate, providerLoader } from "./loader";
 import { resolveProject, resolveRef } from "./resolve";
 
@@ -306,7 +306,7 @@ export class ServiceInstance extends pulumi.dynamic.Resource {
         ...args,
         connection: args.connection ? pulumi.secret(args.connection) : undefined,
         uuid: undefined,
-        stableUuid: programUuid("ServiceInstance", pulumi.getProject(), pulumi.getStack(), name),
+        stableUuid: stableUuidFor("ServiceInstance", name),
         fqName: undefined,
         templateUuid: undefined,
         templateFqName: undefined,

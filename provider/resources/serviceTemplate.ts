@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../config";
 import { ContrailClient, ContrailObject } from "../clients/contrail";
-import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, programUuid, sessionFor, UUID_RE } from "./common";
+import { Checker, UNKNOWN, changedKeys, checkConnectionResolvable, configureFromStack, checkedUuid, stableUuidFor, sessionFor, UUID_RE } from "./common";
 import { locate, providerLoader } from "./loader";
 
 export const SERVICE_MODES = ["transparent", "in-network", "in-network-nat"] as const;
@@ -204,7 +204,7 @@ export class ServiceTemplate extends pulumi.dynamic.Resource {
     super(
       providerLoader(locate(__filename, "serviceTemplateProvider")),
       name,
-      { ...args, connection: args.connection ? pulumi.secret(args.connection) : undefined, uuid: undefined, fqName: undefined, stableUuid: programUuid("ServiceTemplate", pulumi.getProject(), pulumi.getStack(), name) },
+      { ...args, connection: args.connection ? pulumi.secret(args.connection) : undefined, uuid: undefined, fqName: undefined, stableUuid: stableUuidFor("ServiceTemplate", name) },
       opts,
       "dockwall",
       "ServiceTemplate",

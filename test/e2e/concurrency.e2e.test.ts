@@ -5,29 +5,19 @@
  * `ref-update` ADD, never a PUT of the whole network, which would drop the other stack's ref), and
  * destroying one stack must leave the other's attachments in place and its state without drift.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { startLab, type Lab } from "../lab/control-plane";
+import { importTestImage, removeTestImages } from "../support/images";
 import { chainStack, labNetworks, NetworkIds, rootStackConfig } from "./harness";
 
 const STACKS = [
   { name: "conc-a", prefix: "dwca", image: "dw-conc-img:a", sequence: { major: 1, minor: 0 } },
   { name: "conc-b", prefix: "dwcb", image: "dw-conc-img:b", sequence: { major: 2, minor: 5 } },
 ];
-
-function dockerImport(reference: string): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dw-conc-img-"));
-  try {
-    fs.writeFileSync(path.join(dir, "content"), `dockwall concurrency-test image ${reference}\n`);
-    execFileSync("docker", ["import", "--change", "LABEL dockwall.lab=test", "-", reference], { input: execFileSync("tar", ["-C", dir, "-c", "."]), stdio: ["pipe", "ignore", "inherit"] });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("two stacks attaching chain policies to the same networks at the same time", () => {
   let lab: Lab;
@@ -52,7 +42,7 @@ describe("two stacks attaching chain policies to the same networks at the same t
     nets = await labNetworks(lab.env(), "dw-conc");
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "dw-conc-state-"));
     for (const s of STACKS) {
-      dockerImport(s.image);
+      importTestImage(s.image);
       stacks.push(
         await chainStack({
           stackName: s.name,
@@ -70,13 +60,7 @@ describe("two stacks attaching chain policies to the same networks at the same t
       await st.workspace.removeStack(st.name, { force: true }).catch(() => undefined);
     }
     await lab?.stop();
-    for (const s of STACKS) {
-      try {
-        execFileSync("docker", ["rmi", "-f", s.image], { stdio: "ignore" });
-      } catch {
-        /* already gone */
-      }
-    }
+    removeTestImages(STACKS.map((s) => s.image));
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
   }, 300_000);
 

@@ -12,7 +12,7 @@
  * Neutron is not in the table: no dockwall resource calls it (the networks come from the stock
  * OpenStack provider, or as existing ids; the Contrail resources address them by uuid).
  */
-import { execFileSync, spawn } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -21,6 +21,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { startLab, type Lab } from "../lab/control-plane";
 import type { FaultRule } from "../lab/control-plane/faults";
 import type { ServiceName } from "../lab/control-plane/http/router";
+import { importTestImage, removeTestImages } from "../support/images";
 import { chainStack, engineEnvironment, labNetworks, NetworkIds, repoRoot, rootStackConfig } from "./harness";
 import { cachedEngine } from "../support/engine";
 
@@ -86,17 +87,8 @@ function stackObjects(lab: Lab): Record<string, number> {
 
 /** One chain: one of each object, one server with its three ports. */
 const ONE_CHAIN: Record<string, number> = { aggregates: 1, servers: 1, images: 1, templates: 1, instances: 1, policies: 1, vmPorts: 3 };
-
-function dockerImport(reference: string): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dw-fault-img-"));
-  try {
-    fs.writeFileSync(path.join(dir, "content"), `dockwall fault-test image ${reference}\n`);
-    const tar = execFileSync("tar", ["-C", dir, "-c", "."]);
-    execFileSync("docker", ["import", "--change", "LABEL dockwall.lab=test", "-", reference], { input: tar, stdio: ["pipe", "ignore", "inherit"] });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** Nothing of a chain. */
+const NO_CHAIN: Record<string, number> = Object.fromEntries(Object.keys(ONE_CHAIN).map((k) => [k, 0]));
 
 /** The line of an engine error that says what failed (the diagnostic, not the progress output). */
 function errorLine(e: unknown): string {
@@ -126,7 +118,7 @@ describe("faults during up, update and destroy: every case converges and leaks n
     env = lab.env();
     nets = await labNetworks(env, "dw-fault");
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "dw-fault-state-"));
-    for (const ref of IMAGES) dockerImport(ref);
+    for (const ref of IMAGES) importTestImage(ref);
   }, 120_000);
 
   afterAll(async () => {
@@ -142,13 +134,7 @@ describe("faults during up, update and destroy: every case converges and leaks n
         `${rows.reduce((n, r) => n + r.leaked, 0)} objects leaked, ${rows.reduce((n, r) => n + r.duplicates, 0)} duplicates\n${table.join("\n")}`,
     );
     await lab?.stop();
-    for (const ref of IMAGES) {
-      try {
-        execFileSync("docker", ["rmi", "-f", ref], { stdio: "ignore" });
-      } catch {
-        /* already gone */
-      }
-    }
+    removeTestImages(IMAGES);
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
   }, 120_000);
 
@@ -175,7 +161,7 @@ describe("faults during up, update and destroy: every case converges and leaks n
     it(`${api} ${kind}: up, update and destroy converge with no duplicates and nothing leaked`, async () => {
       let stack: Stack | undefined;
       try {
-        expect(stackObjects(lab)).toEqual(Object.fromEntries(Object.keys(ONE_CHAIN).map((k) => [k, 0])));
+        expect(stackObjects(lab)).toEqual(NO_CHAIN);
         stack = await chainStack({
           stackName: `fault-${n}`,
           stateDir,
@@ -212,7 +198,7 @@ describe("faults during up, update and destroy: every case converges and leaks n
           const objects = stackObjects(lab);
           if (phase === "destroy") {
             row.leaked = Object.values(objects).reduce((a, b) => a + b, 0);
-            expect(objects, "destroy leaves nothing").toEqual(Object.fromEntries(Object.keys(ONE_CHAIN).map((k) => [k, 0])));
+            expect(objects, "destroy leaves nothing").toEqual(NO_CHAIN);
           } else {
             row.duplicates = Object.entries(objects).reduce((a, [k, v]) => a + Math.max(0, v - ONE_CHAIN[k]), 0);
             expect(objects, `after ${phase}: one chain, no duplicates, no orphans`).toEqual(ONE_CHAIN);
@@ -275,7 +261,7 @@ describe("faults during up, update and destroy: every case converges and leaks n
       await lab.whenIdle();
       const left = stackObjects(lab);
       rows[rows.length - 1].leaked = Object.values(left).reduce((a, b) => a + b, 0);
-      expect(left).toEqual(Object.fromEntries(Object.keys(ONE_CHAIN).map((k) => [k, 0])));
+      expect(left).toEqual(NO_CHAIN);
     } finally {
       await scrub(stack);
     }

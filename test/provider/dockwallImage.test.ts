@@ -4,14 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import { join } from "path";
-import { createHash, randomBytes } from "crypto";
+import { createHash } from "crypto";
 import { dockwallImageProvider as p, openSaveStream } from "../../provider/resources/dockwallImage";
 import { GlanceClient } from "../../provider/clients/glance";
 import { programUuid } from "../../provider/resources/common";
 import type { ConnectionArgs } from "../../provider/config";
+import { importTestImage, removeTestImages } from "../support/images";
 import { checked, Lab, labWithConnection, requests, sessionOf } from "./helpers";
 
 let lab: Lab;
@@ -20,18 +18,6 @@ let glance: GlanceClient;
 const tag = `t${Date.now().toString(36)}`;
 const ref = `dw-test-image:${tag}`;
 const ref2 = `dw-test-image:${tag}b`;
-
-function dockerImport(reference: string, bytes: number): void {
-  const dir = mkdtempSync(join(tmpdir(), "dw-img-"));
-  try {
-    writeFileSync(join(dir, "payload.bin"), randomBytes(bytes));
-    writeFileSync(join(dir, "hello"), `dockwall test image ${reference}\n`);
-    const tar = execFileSync("tar", ["-C", dir, "-c", "."], { maxBuffer: 1 << 30 });
-    execFileSync("docker", ["import", "--change", "LABEL dockwall.lab=test", "-", reference], { input: tar });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function dockerAvailable(): boolean {
   try {
@@ -46,18 +32,12 @@ beforeAll(async () => {
   if (!dockerAvailable()) throw new Error("these tests need a Docker engine: run `bash test/support/docker.sh` (scripts/setup.sh does)");
   ({ lab, connection } = await labWithConnection());
   glance = new GlanceClient(sessionOf(connection));
-  dockerImport(ref, 2 << 20);
-  dockerImport(ref2, 64 << 10);
+  importTestImage(ref, 2 << 20);
+  importTestImage(ref2, 64 << 10);
 });
 afterAll(async () => {
   await lab?.stop();
-  for (const r of [ref, ref2]) {
-    try {
-      execFileSync("docker", ["rmi", "-f", r], { stdio: "ignore" });
-    } catch {
-      /* already gone */
-    }
-  }
+  removeTestImages([ref, ref2]);
 });
 
 async function saveDigest(reference: string): Promise<string> {
