@@ -4,8 +4,8 @@
  * to the component, which only adds the chain around them. Names are prefixed so this stack can run
  * beside the service-chain stack on the same cloud.
  *
- * Where the networks already exist (or the openstack plugin is not installed, as in the lab's CI),
- * give their ids: `dockwall:existingNetworks` = {"web": id, "uplink": id, "management": id}.
+ * Where the networks already exist, give their ids instead:
+ * `dockwall:existingNetworks` = {"web": id, "uplink": id, "management": id}.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
@@ -54,3 +54,4 @@ export const instance = chain.instanceFqName;
 export const policy = chain.policyFqName;
 export const serviceVmIds = chain.serviceVmIds;
 export const imageName = chain.imageName;
+export const networkIds = chain.networkIds;

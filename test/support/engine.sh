@@ -15,10 +15,13 @@
 #                                  the same sdk/v3 release: it runs programs through
 #                                  @pulumi/pulumi/cmd/run and does nothing else;
 #   pulumi-resource-pulumi-nodejs  copied from node_modules/@pulumi/pulumi (dynamic providers);
-#   pulumi-resource-openstack      3.15.2, only if the proxy serves
+#
+# and, as resource plugin openstack 3.15.2 in PULUMI_HOME (<cache root>/pulumi-home/plugins):
+#   pulumi-resource-openstack      the stock plugin if the proxy serves
 #                                  github.com/pulumi/pulumi-openstack/provider/v3 (it does not
 #                                  today: the reason is recorded in <version>/stamps/ and the
-#                                  probe is repeated at most once a day).
+#                                  probe is repeated at most once a day), else the same bridge
+#                                  construction from served modules (test/support/openstack-plugin).
 #
 # Go's module and build caches live under the same cache root (go/mod, go/build) so that
 # later runs and CI on the same machine reuse them. Stamps keyed by version make a second
@@ -577,28 +580,43 @@ copy_dynamic_provider() {
 }
 
 # ---------------------------------------------------------------------------------------
-# 5. pulumi-resource-openstack 3.15.2 (what @pulumi/openstack 3.15.2 loads). Built as the
-#    main module at the commit of tag v3.15.2 so its own replaces apply; schema-embed.json is
-#    generated first (it is git-ignored, so not in the module zip). Only attempted when the
-#    proxy serves the module; this part has never run, because the proxy reachable here
-#    answers 403 for every version of github.com/pulumi/pulumi-openstack/*.
+# 5. pulumi-resource-openstack (what @pulumi/openstack 3.15.2 loads), installed into PULUMI_HOME
+#    as resource plugin openstack 3.15.2 (`pulumi plugin install --file`), so the engine finds it
+#    by the version the SDK asks for, without an "ambient plugin from $PATH" warning on every run.
+#
+#    a. The stock plugin: github.com/pulumi/pulumi-openstack/provider/v3 at the commit of tag
+#       v3.15.2, built as the main module so its own replaces apply (schema-embed.json is
+#       generated first: it is git-ignored, so not in the module zip). The proxy reachable here
+#       answers 403 for every version of that module; the probe is repeated at most once a day.
+#    b. Otherwise the same construction from modules that are served: Terraform's OpenStack
+#       provider (terraform-provider-openstack/v3 v3.4.0) through pulumi-terraform-bridge
+#       v3.120.0, the program in test/support/openstack-plugin (networks and subnets, under the
+#       stock tokens; see its main.go).
 OS_VERSION=3.15.2
 OS_MODULE=github.com/pulumi/pulumi-openstack/provider/v3
 OS_PSEUDO=v3.0.0-20240329191609-a9de4228c2fb   # commit a9de4228c2fb = tag v3.15.2
-build_openstack() {
-  local key="pulumi-resource-openstack $OS_VERSION $OS_PSEUDO recipe=1"
-  if stamp_ok openstack "$key" && [ -x "$BIN/pulumi-resource-openstack" ]; then
-    say "pulumi-resource-openstack $OS_VERSION: cached"
+OS_PLUGIN_DIR="$VDIR/plugins"
+
+install_openstack_plugin() { # <binary> <what>
+  logged "$LOGS/openstack.log" env PULUMI_HOME="$PULUMI_HOME_DIR" PULUMI_SKIP_UPDATE_CHECK=true \
+    "$BIN/pulumi" plugin install resource openstack "$OS_VERSION" --file "$1" --reinstall
+  say "installed $2 as resource plugin openstack $OS_VERSION in $PULUMI_HOME_DIR/plugins"
+}
+
+openstack_installed() {
+  [ -x "$PULUMI_HOME_DIR/plugins/resource-openstack-v$OS_VERSION/pulumi-resource-openstack" ]
+}
+
+build_openstack_stock() { # returns 1 when the module cannot be had
+  local key="pulumi-resource-openstack $OS_VERSION $OS_PSEUDO recipe=2"
+  if stamp_ok openstack "$key" && openstack_installed; then
+    say "pulumi-resource-openstack $OS_VERSION (stock): cached"
     return 0
   fi
   local missing="$STAMPS/openstack.missing"
   if [ -f "$missing" ] && [ -z "$(find "$missing" -mmin +1440)" ]; then
-    say "pulumi-resource-openstack $OS_VERSION: NOT AVAILABLE ($(head -n1 "$missing")); next probe after 24h, or delete $missing"
-    return 0
-  fi
-  if ! command -v go >/dev/null 2>&1; then
-    say "pulumi-resource-openstack $OS_VERSION: not built (no go on PATH to probe for its module)"
-    return 0
+    say "stock pulumi-resource-openstack $OS_VERSION: not available ($(head -n1 "$missing")); next probe after 24h, or delete $missing"
+    return 1
   fi
   local t0 json dir
   t0=$(date +%s)
@@ -607,10 +625,9 @@ build_openstack() {
     local reason
     reason="$(grep -o '"Error": "[^"]*' <<<"$json" | cut -d'"' -f4 | sed 's/\\n.*//' || true)"
     [ -n "$reason" ] || reason="$(tail -n1 <<<"$json")"
-    printf '%s\n%s\n' "module $OS_MODULE@$OS_PSEUDO cannot be downloaded: $reason" \
-      "@pulumi/openstack resources will fail with: no resource plugin 'pulumi-resource-openstack' found" >"$missing"
-    say "pulumi-resource-openstack $OS_VERSION: NOT BUILT: $reason"
-    return 0
+    echo "module $OS_MODULE@$OS_PSEUDO cannot be downloaded: $reason" >"$missing"
+    say "stock pulumi-resource-openstack $OS_VERSION: NOT BUILT: $reason"
+    return 1
   fi
   rm -f "$missing"
   dir="$(grep -o '"Dir": "[^"]*' <<<"$json" | cut -d'"' -f4)"
@@ -618,16 +635,42 @@ build_openstack() {
   cp -r "$dir" "$SRC/openstack-provider"
   chmod -R u+w "$SRC/openstack-provider"
   local tc="${DOCKWALL_OPENSTACK_GOTOOLCHAIN:-go1.24.13}"
-  say "building pulumi-resource-openstack $OS_VERSION with GOTOOLCHAIN=$tc (log: $LOGS/openstack.log) ..."
+  say "building stock pulumi-resource-openstack $OS_VERSION with GOTOOLCHAIN=$tc (log: $LOGS/openstack.log) ..."
   : >"$LOGS/openstack.log"
+  mkdir -p "$OS_PLUGIN_DIR"
   (cd "$SRC/openstack-provider/cmd/pulumi-resource-openstack" \
     && VERSION="$OS_VERSION" GOTOOLCHAIN="$tc" logged "$LOGS/openstack.log" go run generate.go)
   (cd "$SRC/openstack-provider" && GOTOOLCHAIN="$tc" logged "$LOGS/openstack.log" go build \
     -ldflags "-s -w -X github.com/pulumi/pulumi-openstack/provider/v3/pkg/version.Version=$OS_VERSION" \
-    -o "$BIN/pulumi-resource-openstack.tmp" ./cmd/pulumi-resource-openstack)
-  mv -f "$BIN/pulumi-resource-openstack.tmp" "$BIN/pulumi-resource-openstack"
+    -o "$OS_PLUGIN_DIR/pulumi-resource-openstack" ./cmd/pulumi-resource-openstack)
+  install_openstack_plugin "$OS_PLUGIN_DIR/pulumi-resource-openstack" "the stock plugin"
   echo "$key" >"$STAMPS/openstack.stamp"
-  say "built pulumi-resource-openstack $OS_VERSION in $(elapsed "$t0")"
+  say "built pulumi-resource-openstack $OS_VERSION (stock) in $(elapsed "$t0")"
+}
+
+build_openstack_bridged() {
+  local src="$REPO_ROOT/test/support/openstack-plugin" key t0
+  key="pulumi-resource-openstack $OS_VERSION bridged $(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+  if stamp_ok openstack "$key" && openstack_installed; then
+    say "pulumi-resource-openstack $OS_VERSION (terraform-provider-openstack through pulumi-terraform-bridge): cached"
+    return 0
+  fi
+  t0=$(date +%s)
+  say "building pulumi-resource-openstack from terraform-provider-openstack v3 through pulumi-terraform-bridge"
+  say "  (test/support/openstack-plugin; cold, this downloads the modules it needs and compiles for several minutes; log: $LOGS/openstack.log) ..."
+  : >"$LOGS/openstack.log"
+  mkdir -p "$OS_PLUGIN_DIR"
+  (cd "$src" && logged "$LOGS/openstack.log" go build -mod=readonly -trimpath -ldflags "-s -w -X main.Version=$OS_VERSION" \
+    -o "$OS_PLUGIN_DIR/pulumi-resource-openstack.tmp" .)
+  mv -f "$OS_PLUGIN_DIR/pulumi-resource-openstack.tmp" "$OS_PLUGIN_DIR/pulumi-resource-openstack"
+  install_openstack_plugin "$OS_PLUGIN_DIR/pulumi-resource-openstack" "the bridged plugin"
+  echo "$key" >"$STAMPS/openstack.stamp"
+  say "built pulumi-resource-openstack $OS_VERSION (bridged) in $(elapsed "$t0")"
+}
+
+build_openstack() {
+  need_go
+  build_openstack_stock || build_openstack_bridged
 }
 
 # ---------------------------------------------------------------------------------------
