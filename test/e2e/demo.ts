@@ -12,7 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { chainStack, labNetworks, repoRoot, rootStackConfig } from "./harness";
+import { chainStack, NetworkIds, repoRoot } from "./harness";
 import type { ProbeResult } from "../lab/data-plane/probe";
 
 const root = repoRoot();
@@ -52,15 +52,11 @@ function indent(s: string): string {
 
 async function up(): Promise<void> {
   const env = labEnv();
-  heading("networks (through the lab's Neutron)");
-  const nets = await labNetworks(env, "dw");
-  for (const [role, id] of Object.entries(nets)) console.log(`  dw-${role.padEnd(10)} ${id}`);
-
   heading("pulumi up (stack \"demo\", root Pulumi.yaml)");
   const hostsFile = path.join(labDir, "hosts.json");
   if (!fs.existsSync(hostsFile)) throw new Error("the running lab has no hosts: start it with --hosts (scripts/demo.sh does)");
   const hosts = JSON.parse(fs.readFileSync(hostsFile, "utf8")) as { hostAccess: unknown; glanceHost: unknown; computeHost: string };
-  const stack = await chainStack({ stackName: STACK, stateDir, env, config: rootStackConfig(nets, { "dockwall:firewallRules": RULES }) });
+  const stack = await chainStack({ stackName: STACK, stateDir, env, config: { "dockwall:firewallRules": RULES } });
   // SSH access (with the lab's private key) goes in as secret config: encrypted in the state.
   await stack.setAllConfig({
     "dockwall:hostAccess": { value: JSON.stringify(hosts.hostAccess), secret: true },
@@ -74,6 +70,7 @@ async function up(): Promise<void> {
   const outs = await stack.outputs();
   for (const [k, v] of Object.entries(outs)) console.log(`  ${k.padEnd(17)} ${v.secret ? "[secret]" : JSON.stringify(v.value)}`);
 
+  const nets = outs.networkIds.value as NetworkIds;
   const serverId = (outs.serviceVmIds?.value as string[] | undefined)?.[0];
   if (!serverId) throw new Error("the stack has no service VM id (serviceVmIds)");
   const r = await fetch(`${adminUrl()}/probe`, {

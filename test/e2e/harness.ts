@@ -1,9 +1,9 @@
 /**
  * The real Pulumi engine against the lab: shared by the end-to-end tests and the demo.
  *
- * - `labNetworks` makes (or finds) the chain's three networks through the lab's Neutron. The stock
- *   `pulumi-resource-openstack` 3.15.2 plugin cannot be built here (the Go module proxy refuses
- *   github.com/pulumi/pulumi-openstack), so stacks run against the lab take existing network ids.
+ * - `labNetworks` makes (or finds) three networks through the lab's Neutron, for stacks that take
+ *   existing network ids (several stacks on the same networks, the fault table, the bench); stacks
+ *   that make their own go through @pulumi/openstack and the plugin engine.sh installs.
  * - `chainStack` opens a stack of a program directory (not an inline program) with the Automation
  *   API, the offline engine from test/support/engine.sh, a `file://` backend and a passphrase.
  *
