@@ -10,7 +10,8 @@
  * The case table is FAULT_CASES below; the results table is printed at the end of the run.
  * The data plane is the lab's null one (no containers): these cases are about the control plane.
  * Neutron is not in the table: no dockwall resource calls it (the networks come from the stock
- * OpenStack provider, or as existing ids; the Contrail resources address them by uuid).
+ * OpenStack provider, or as existing ids; the Contrail resources address them by uuid). How that
+ * provider behaves when Neutron fails is in the README ("When things go wrong").
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
