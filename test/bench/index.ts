@@ -49,7 +49,23 @@ function requestsBy(lab: Lab): { total: number; reads: number; token: number } {
 /** Exported state size after `up`, per stack. */
 const stateSizes: string[] = [];
 
-async function stackPhases(lab: Lab, env: Record<string, string>, chains: number, stateDir: string): Promise<(string | number)[][]> {
+/** A stack's phase rows (name, seconds, requests, GETs, token, requests/resource) and times by phase. */
+type Rows = (string | number)[][] & { times: Record<string, number> };
+
+const ROUNDS = Number(process.env.DOCKWALL_BENCH_ROUNDS ?? 3);
+
+/** Per phase, the row of the round whose time is the median; `times` likewise. */
+function medianRows(all: Rows[]): Rows {
+  const keys = Object.keys(all[0].times);
+  const rows = all[0].map((_, i) => {
+    const sorted = [...all].sort((a, b) => Number(a[i][1]) - Number(b[i][1]));
+    return sorted[Math.floor(sorted.length / 2)][i];
+  }) as Rows;
+  rows.times = Object.fromEntries(keys.map((k) => [k, [...all.map((r) => r.times[k])].sort((a, b) => a - b)[Math.floor(all.length / 2)]]));
+  return rows;
+}
+
+async function stackPhases(lab: Lab, env: Record<string, string>, chains: number, stateDir: string): Promise<Rows> {
   const nets: NetworkIds[] = [];
   for (let i = 0; i < chains; i++) nets.push(await labNetworks(env, `dw-b${chains}-${i}`));
   const stack = await chainStack({ workDir: path.join(repoRoot(), "test", "bench", "program"), stackName: `bench-${chains}`, stateDir, env, config: { "dockwall:networks": nets } });
@@ -87,13 +103,12 @@ async function stackPhases(lab: Lab, env: Record<string, string>, chains: number
   times.up = await phase("up", () => stack.up(quiet));
   // The engine rewrites the whole state after every step: its size is part of every phase's cost.
   const stateKiB = JSON.stringify(await stack.exportStack()).length / 1024;
-  stateSizes.push(`${chains} chain(s): ${stateKiB.toFixed(0)} KiB (${(stateKiB / chains).toFixed(0)} KiB per chain)`);
+  if (stateSizes.length < 2) stateSizes.push(`${chains} chain(s): ${stateKiB.toFixed(0)} KiB (${(stateKiB / chains).toFixed(0)} KiB per chain)`);
   times.preview = await phase("preview (no changes)", () => stack.preview({ ...quiet, expectNoChanges: true }));
   times.refresh = await phase("refresh", () => stack.refresh(quiet), true);
   times.destroy = await phase("destroy", () => stack.destroy(quiet));
   await stack.workspace.removeStack(`bench-${chains}`);
-  (rows as unknown as { times: Record<string, number> }).times = times;
-  return rows;
+  return Object.assign(rows, { times });
 }
 
 /** A local image of about `mib` MiB of random data (labelled for the lab; removed afterwards). */
@@ -123,8 +138,6 @@ function upload(mode: "dockwall" | "plain", ref: string, env: Record<string, str
   });
 }
 
-const UPLOAD_ROUNDS = 3;
-
 async function main(): Promise<void> {
   const started = new Date();
   const lab = await startLab({ svcMonitorDelayMs: 50 });
@@ -136,13 +149,21 @@ async function main(): Promise<void> {
     out("");
     out("Stack phases against the lab (wall time; API requests counted by the lab; token = Keystone requests):");
     out("");
-    const one = await stackPhases(lab, env, 1, stateDir);
-    const ten = await stackPhases(lab, env, 10, stateDir);
+    // Rounds of 1 chain then 10 chains; each phase's row is the round with the median time (on 2
+    // cores one run of a phase varies by up to 20 %, which is the margin the 4x target is judged by).
+    const rounds: { one: Rows; ten: Rows }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.error(`[bench] round ${round} of ${ROUNDS}`);
+      rounds.push({ one: await stackPhases(lab, env, 1, stateDir), ten: await stackPhases(lab, env, 10, stateDir) });
+    }
+    const one = medianRows(rounds.map((r) => r.one));
+    const ten = medianRows(rounds.map((r) => r.ten));
     table(["phase", "seconds", "requests", "GETs", "token", "requests/resource"], [...one, ...ten]);
-    const t1 = (one as unknown as { times: Record<string, number> }).times;
-    const t10 = (ten as unknown as { times: Record<string, number> }).times;
+    const t1 = one.times;
+    const t10 = ten.times;
+    out(`(median of ${ROUNDS} rounds; every round's seconds: ` + [...one, ...ten].map((r, i) => `${r[0]} ${rounds.map((x) => ([...x.one, ...x.ten][i][1])).join("/")}`).join("; ") + ")");
     out("");
-    out("10 chains / 1 chain, wall time: " + Object.keys(t1).map((k) => `${k} ${(t10[k] / t1[k]).toFixed(2)}x`).join(", ") + " (target: < 4x)");
+    out("10 chains / 1 chain, wall time (medians): " + Object.keys(t1).map((k) => `${k} ${(t10[k] / t1[k]).toFixed(2)}x`).join(", ") + " (target: < 4x)");
     out(`state after up: ${stateSizes.join(", ")}`);
     const noop = [...one, ...ten].filter((r) => String(r[0]).includes("preview")).map((r) => Number(r[2]));
     out(`no-op preview API requests: ${noop.join(", ")} (target: 0)`);
@@ -159,7 +180,7 @@ async function main(): Promise<void> {
         // so a single pair measures the machine's noise as much as the upload.
         const plainRuns: Awaited<ReturnType<typeof upload>>[] = [];
         const dwRuns: Awaited<ReturnType<typeof upload>>[] = [];
-        for (let round = 0; round < UPLOAD_ROUNDS; round++) {
+        for (let round = 0; round < ROUNDS; round++) {
           plainRuns.push(await upload("plain", ref, env));
           dwRuns.push(await upload("dockwall", ref, env));
         }
@@ -175,7 +196,7 @@ async function main(): Promise<void> {
       }
     }
     table(["image", "MiB", "plain PUT MiB/s", "DockwallImage MiB/s", "ratio", "plain peak RSS MiB", "DockwallImage peak RSS MiB"], rows);
-    out(`(median of ${UPLOAD_ROUNDS} alternating rounds each, highest peak; targets: ratio >= 80 %; DockwallImage peak memory does not grow with the image size)`);
+    out(`(median of ${ROUNDS} alternating rounds each, highest peak; targets: ratio >= 80 %; DockwallImage peak memory does not grow with the image size)`);
   } finally {
     await lab.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
