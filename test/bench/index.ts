@@ -46,22 +46,23 @@ function requestsBy(lab: Lab): { total: number; reads: number; token: number } {
   return { total, reads, token };
 }
 
-/** Exported state size after `up`, per stack. */
-const stateSizes: string[] = [];
+/** Exported state size after `up`, by chain count (the same in every round). */
+const stateSizes = new Map<number, string>();
 
 /** A stack's phase rows (name, seconds, requests, GETs, token, requests/resource) and times by phase. */
 type Rows = (string | number)[][] & { times: Record<string, number> };
 
 const ROUNDS = Number(process.env.DOCKWALL_BENCH_ROUNDS ?? 3);
 
+/** The middle element by `key` (the upper one of an even count). */
+function median<T>(xs: T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
+}
+
 /** Per phase, the row of the round whose time is the median; `times` likewise. */
 function medianRows(all: Rows[]): Rows {
-  const keys = Object.keys(all[0].times);
-  const rows = all[0].map((_, i) => {
-    const sorted = [...all].sort((a, b) => Number(a[i][1]) - Number(b[i][1]));
-    return sorted[Math.floor(sorted.length / 2)][i];
-  }) as Rows;
-  rows.times = Object.fromEntries(keys.map((k) => [k, [...all.map((r) => r.times[k])].sort((a, b) => a - b)[Math.floor(all.length / 2)]]));
+  const rows = all[0].map((_, i) => median(all, (r) => Number(r[i][1]))[i]) as Rows;
+  rows.times = Object.fromEntries(Object.keys(all[0].times).map((k) => [k, median(all, (r) => r.times[k]).times[k]]));
   return rows;
 }
 
@@ -103,7 +104,7 @@ async function stackPhases(lab: Lab, env: Record<string, string>, chains: number
   times.up = await phase("up", () => stack.up(quiet));
   // The engine rewrites the whole state after every step: its size is part of every phase's cost.
   const stateKiB = JSON.stringify(await stack.exportStack()).length / 1024;
-  if (stateSizes.length < 2) stateSizes.push(`${chains} chain(s): ${stateKiB.toFixed(0)} KiB (${(stateKiB / chains).toFixed(0)} KiB per chain)`);
+  stateSizes.set(chains, `${chains} chain(s): ${stateKiB.toFixed(0)} KiB (${(stateKiB / chains).toFixed(0)} KiB per chain)`);
   times.preview = await phase("preview (no changes)", () => stack.preview({ ...quiet, expectNoChanges: true }));
   times.refresh = await phase("refresh", () => stack.refresh(quiet), true);
   times.destroy = await phase("destroy", () => stack.destroy(quiet));
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     out(`(median of ${ROUNDS} rounds; every round's seconds: ` + [...one, ...ten].map((r, i) => `${r[0]} ${rounds.map((x) => ([...x.one, ...x.ten][i][1])).join("/")}`).join("; ") + ")");
     out("");
     out("10 chains / 1 chain, wall time (medians): " + Object.keys(t1).map((k) => `${k} ${(t10[k] / t1[k]).toFixed(2)}x`).join(", ") + " (target: < 4x)");
-    out(`state after up: ${stateSizes.join(", ")}`);
+    out(`state after up: ${[...stateSizes.values()].join(", ")}`);
     const noop = [...one, ...ten].filter((r) => String(r[0]).includes("preview")).map((r) => Number(r[2]));
     out(`no-op preview API requests: ${noop.join(", ")} (target: 0)`);
 
@@ -185,9 +186,8 @@ async function main(): Promise<void> {
           dwRuns.push(await upload("dockwall", ref, env));
         }
         const mbps = (r: { ms: number; bytes: number }) => r.bytes / 1048576 / (r.ms / 1000);
-        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-        const plainMbps = median(plainRuns.map(mbps));
-        const dwMbps = median(dwRuns.map(mbps));
+        const plainMbps = mbps(median(plainRuns, mbps));
+        const dwMbps = mbps(median(dwRuns, mbps));
         const peak = (rs: { maxRssMiB: number }[]) => Math.max(...rs.map((r) => r.maxRssMiB));
         rows.push([`${mib} MiB image`, (plainRuns[0].bytes / 1048576).toFixed(0), plainMbps.toFixed(0), dwMbps.toFixed(0), `${((100 * dwMbps) / plainMbps).toFixed(0)} %`, peak(plainRuns).toFixed(0), peak(dwRuns).toFixed(0)]);
         console.error(`[bench] upload ${mib} MiB done`);

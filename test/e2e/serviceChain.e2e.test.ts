@@ -17,7 +17,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { startLab, type Lab } from "../lab/control-plane";
 import { LabDataPlane, preflight, vethNames, LAB_LABEL } from "../lab/data-plane";
 import { netnsList, run, waitFor } from "../lab/data-plane/sys";
-import { chainStack, engineEnvironment, NetworkIds, repoRoot, sessionFromEnv } from "./harness";
+import { chainStack, DEFAULT_CIDRS, engineEnvironment, NetworkIds, repoRoot, Role, sessionFromEnv } from "./harness";
 import { cachedEngine } from "../support/engine";
 import { summarize } from "../../examples/ci-preview/summarize";
 
@@ -105,7 +105,7 @@ describe("pulumi up / preview / refresh / destroy of the service-chain stack aga
     nets = o.networkIds;
     // The networks and subnets @pulumi/openstack made, as the lab's Neutron has them.
     const s = sessionFromEnv(env);
-    for (const [role, cidr] of [["left", "10.0.0.0/24"], ["right", "10.0.1.0/24"], ["management", "172.16.0.0/24"]] as const) {
+    for (const [role, cidr] of Object.entries(DEFAULT_CIDRS) as [Role, string][]) {
       const net = (await s.request("neutron", { call: "get network", method: "GET", path: `/v2.0/networks/${nets[role]}` })).json().network;
       expect(net).toMatchObject({ name: `dw-e2e-${role}`, admin_state_up: true, status: "ACTIVE" });
       const subnets = (await s.request("neutron", { call: "list subnets", method: "GET", path: `/v2.0/subnets?network_id=${nets[role]}` })).json().subnets;
